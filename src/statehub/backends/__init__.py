@@ -1,0 +1,1 @@
+"""Storage backends: each commits a :class:`~statehub.txn.Txn` atomically, and nothing more."""

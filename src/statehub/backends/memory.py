@@ -1,0 +1,140 @@
+"""The in-memory backend: same semantics as the others, thread-safe, no I/O.
+
+``memory://`` gives each :func:`statehub.open` call its own store, gone when the
+process ends. One lock serializes commits, which is what gives revisions their total
+order; reads take the same lock briefly.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import time
+from collections.abc import Iterable
+
+from statehub.backends.base import Backend, CommitOutcome
+from statehub.history import ChangeQuery, change_from_row
+from statehub.keys import is_visible
+from statehub.model import Change
+from statehub.txn import LogRow, Stored, Txn, plan_commit
+
+__all__ = ["MemoryBackend"]
+
+
+class _Logged:
+    """One log row with its revision, agent and time."""
+
+    __slots__ = ("agent", "revision", "row", "timestamp")
+
+    def __init__(self, revision: int, agent: str, timestamp: float, row: LogRow) -> None:
+        self.revision = revision
+        self.agent = agent
+        self.timestamp = timestamp
+        self.row = row
+
+    def to_change(self) -> Change:
+        row = self.row
+        return change_from_row(
+            self.revision,
+            row.key,
+            row.op,
+            self.agent,
+            self.timestamp,
+            row.label,
+            row.prev_version,
+            row.version,
+            row.patch,
+            row.value,
+            row.cause,
+        )
+
+
+def _matches(query: ChangeQuery, logged: _Logged) -> bool:
+    key = logged.row.key
+    return (
+        (query.key is None or key == query.key)
+        and (query.prefix is None or key.startswith(query.prefix))
+        and (query.agent is None or logged.agent == query.agent)
+        and (query.until is None or logged.revision <= query.until)
+        and (query.visible_to is None or is_visible(query.visible_to, key))
+    )
+
+
+class MemoryBackend(Backend):
+    """A hub held in this process's memory."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: dict[str, Stored] = {}
+        self._log: list[_Logged] = []
+        self._by_key: dict[str, list[_Logged]] = {}
+        self._head = 0
+
+    def commit(self, txn: Txn, max_bytes: int) -> CommitOutcome:
+        """Apply ``txn`` under the store's lock."""
+        with self._lock:
+            rows = self._rows
+            before = {key: rows.get(key) for key in txn.keys}
+            plan = plan_commit(txn, before, self._head + 1, time.time(), max_bytes)
+            if plan is None:
+                return None, before
+            for key, stored in plan.writes.items():
+                if stored is None:
+                    del rows[key]
+                else:
+                    rows[key] = stored
+            for row in plan.rows:
+                logged = _Logged(plan.revision, plan.agent, plan.timestamp, row)
+                self._log.append(logged)
+                self._by_key.setdefault(row.key, []).append(logged)
+            self._head = plan.revision
+            return plan, before
+
+    def load(self, key: str) -> Stored | None:
+        """The current row of ``key``."""
+        return self._rows.get(key)
+
+    def scan(self, prefix: str, visible_to: str | None) -> list[Stored]:
+        """Current rows under ``prefix``, in key order."""
+        with self._lock:
+            found = [
+                stored
+                for key, stored in self._rows.items()
+                if key.startswith(prefix) and (visible_to is None or is_visible(visible_to, key))
+            ]
+        return sorted(found, key=lambda stored: stored.key)
+
+    def chain(self, key: str, revision: int) -> Iterable[tuple[str, bytes | None, bytes | None]]:
+        """The key's log rows at or before ``revision``, newest first."""
+        with self._lock:
+            logged = list(self._by_key.get(key, ()))
+        end = bisect.bisect_right(logged, revision, key=lambda item: item.revision)
+        return ((item.row.op, item.row.patch, item.row.value) for item in reversed(logged[:end]))
+
+    def changes(self, query: ChangeQuery) -> list[Change]:
+        """Log rows matching ``query``, oldest first."""
+        with self._lock:
+            source = self._by_key.get(query.key, []) if query.key is not None else self._log
+            start = 0
+            if query.since is not None:
+                start = bisect.bisect_right(source, query.since, key=lambda item: item.revision)
+            found: list[Change] = []
+            for logged in source[start:]:
+                if query.limit is not None and len(found) >= query.limit:
+                    break
+                if query.until is not None and logged.revision > query.until:
+                    break
+                if _matches(query, logged):
+                    found.append(logged.to_change())
+        return found
+
+    def head(self) -> int:
+        """The current revision."""
+        return self._head
+
+    def close(self) -> None:
+        """Drop the store."""
+        with self._lock:
+            self._rows.clear()
+            self._log.clear()
+            self._by_key.clear()

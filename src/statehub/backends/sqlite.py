@@ -1,0 +1,381 @@
+"""The embedded backend: one SQLite file, safe for many threads and processes at once.
+
+The discipline (after python-diskcache): autocommit connections (``isolation_level
+=None``) so that statehub alone opens and ends transactions; one connection per
+thread, dropped after a ``fork``; WAL, so readers never wait for the writer; and
+every commit inside ``BEGIN IMMEDIATE``, which takes the write lock up front so a
+commit never fails half-way on a lock upgrade.
+
+SQLite's own busy handler is unfair (a waiter sleeps longer and longer while a
+busy writer takes the lock again and again, then gives up with "database is
+locked"), so the busy timeout is 0 and statehub retries ``BEGIN IMMEDIATE`` itself
+with full-jitter backoff capped at a few milliseconds: every waiter keeps polling
+often, and the total wait is bounded by the hub's ``busy_timeout``, after which
+:class:`~statehub.errors.BackendBusy` is raised. Users never see "database is locked".
+
+Durability: ``synchronous=NORMAL`` by default, which in WAL mode survives a crash of
+any process (a power loss may lose the last commits); ``?sync=full`` survives power
+loss too, at a cost (see benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from statehub.backends.base import Backend, CommitOutcome
+from statehub.errors import BackendBusy, BackendError, InvalidArgument
+from statehub.history import REMOVING_OPS, ChangeQuery, change_from_row
+from statehub.model import Change
+from statehub.retry import backoff
+from statehub.txn import Plan, Stored, Txn, plan_commit
+
+__all__ = ["SCHEMA_VERSION", "SqliteBackend"]
+
+T = TypeVar("T")
+
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE hubs (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            revision INTEGER NOT NULL DEFAULT 0,
+            created_ts REAL NOT NULL
+        )""",
+        """CREATE TABLE entries (
+            hub INTEGER NOT NULL,
+            key TEXT NOT NULL,
+            value BLOB NOT NULL,
+            version INTEGER NOT NULL,
+            created_rev INTEGER NOT NULL,
+            modified_rev INTEGER NOT NULL,
+            updated_by TEXT NOT NULL,
+            updated_ts REAL NOT NULL,
+            expires_ts REAL,
+            owner TEXT,
+            patch_bytes INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (hub, key)
+        )""",
+        """CREATE TABLE changes (
+            hub INTEGER NOT NULL,
+            revision INTEGER NOT NULL,
+            key TEXT NOT NULL,
+            op TEXT NOT NULL,
+            agent TEXT NOT NULL,
+            ts REAL NOT NULL,
+            label TEXT,
+            prev_version INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            patch BLOB,
+            value BLOB,
+            cause BLOB,
+            PRIMARY KEY (hub, revision, key)
+        )""",
+        "CREATE INDEX changes_by_key ON changes (hub, key, revision)",
+    ),
+)
+"""Numbered migrations: entry ``n`` takes the schema from version ``n`` to ``n + 1``."""
+
+SCHEMA_VERSION = len(_MIGRATIONS)
+"""The schema version this release writes (``PRAGMA user_version``)."""
+
+_ENTRY_COLUMNS = (
+    "key, value, version, created_rev, modified_rev, updated_by, updated_ts, "
+    "expires_ts, owner, patch_bytes"
+)
+_CHANGE_COLUMNS = "revision, key, op, agent, ts, label, prev_version, version, patch, value, cause"
+_UPSERT = f"""INSERT INTO entries (hub, {_ENTRY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)
+    ON CONFLICT (hub, key) DO UPDATE SET value = excluded.value, version = excluded.version,
+    created_rev = excluded.created_rev, modified_rev = excluded.modified_rev,
+    updated_by = excluded.updated_by, updated_ts = excluded.updated_ts,
+    expires_ts = excluded.expires_ts, owner = excluded.owner,
+    patch_bytes = excluded.patch_bytes"""
+_INSERT_CHANGE = f"INSERT INTO changes (hub, {_CHANGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+_SYNC_LEVELS = {"normal": "NORMAL", "full": "FULL"}
+_BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in _BUSY_CODES
+
+
+def _prefix_bounds(prefix: str) -> tuple[str, str | None]:
+    """``(low, high)`` such that ``low <= key < high`` iff key starts with ``prefix``."""
+    if not prefix:
+        return "", None
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _stored(row: tuple[Any, ...]) -> Stored:
+    return Stored(*row)
+
+
+class SqliteBackend(Backend):
+    """A hub stored in a SQLite file (many hubs may share one file)."""
+
+    def __init__(
+        self, path: str, hub: str, *, sync: str = "normal", busy_timeout: float = 30.0
+    ) -> None:
+        if sync not in _SYNC_LEVELS:
+            raise InvalidArgument(f"sync must be one of {sorted(_SYNC_LEVELS)}, not {sync!r}")
+        self._path = path
+        self._sync = _SYNC_LEVELS[sync]
+        self._busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self._pid = os.getpid()
+        self._closed = False
+        self._hub = self._run(lambda conn: self._migrate(conn, hub), write=False)
+
+    # -- connections -------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self._path, timeout=0, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise BackendError(f"cannot open SQLite file {self._path!r}: {exc}") from exc
+        conn.execute(f"PRAGMA synchronous={self._sync}")
+        with self._all_lock:
+            self._all.append(conn)
+        return conn
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._closed:
+            raise BackendError("the SQLite backend is closed")
+        pid = os.getpid()
+        if pid != self._pid:
+            # After fork the parent's connections must not be used (nor closed) here.
+            self._pid = pid
+            self._local = threading.local()
+            with self._all_lock:
+                self._all = []
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    def _run(self, work: Callable[[sqlite3.Connection], T], *, write: bool = True) -> T:
+        """Run ``work`` on this thread's connection, retrying while the file is busy.
+
+        With ``write``, ``work`` runs inside ``BEGIN IMMEDIATE`` and is committed
+        when it returns, rolled back when it raises.
+        """
+        conn = self._connection()
+        deadline = time.monotonic() + self._busy_timeout
+        for _ in backoff(base=0.0005, cap=0.004, deadline=deadline):
+            try:
+                if not write:
+                    return work(conn)
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                if _is_busy(exc):
+                    continue
+                raise BackendError(f"SQLite error on {self._path!r}: {exc}") from exc
+            try:
+                result = work(conn)
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise BackendError(f"SQLite error on {self._path!r}: {exc}") from exc
+                raise
+            return result
+        raise BackendBusy(
+            f"could not get the write lock on {self._path!r} within {self._busy_timeout} s"
+        )
+
+    def _migrate(self, conn: sqlite3.Connection, hub: str) -> int:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise BackendError(
+                    f"{self._path!r} has schema version {version}, newer than this "
+                    f"statehub's {SCHEMA_VERSION}: upgrade statehub"
+                )
+            for statements in _MIGRATIONS[version:]:
+                for statement in statements:
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute(
+                "INSERT OR IGNORE INTO hubs (name, revision, created_ts) VALUES (?, 0, ?)",
+                (hub, time.time()),
+            )
+            hub_id: int = conn.execute("SELECT id FROM hubs WHERE name = ?", (hub,)).fetchone()[0]
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return hub_id
+
+    # -- the commit primitive ----------------------------------------------------
+
+    def _load_in(self, conn: sqlite3.Connection, key: str) -> Stored | None:
+        row = conn.execute(
+            f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE hub = ? AND key = ?", (self._hub, key)
+        ).fetchone()
+        return None if row is None else _stored(row)
+
+    def _write_plan(self, conn: sqlite3.Connection, plan: Plan) -> None:
+        hub = self._hub
+        for key, stored in plan.writes.items():
+            if stored is None:
+                conn.execute("DELETE FROM entries WHERE hub = ? AND key = ?", (hub, key))
+            else:
+                conn.execute(
+                    _UPSERT,
+                    (
+                        hub,
+                        key,
+                        stored.data,
+                        stored.version,
+                        stored.created_rev,
+                        stored.modified_rev,
+                        stored.updated_by,
+                        stored.updated_ts,
+                        stored.expires_ts,
+                        stored.owner,
+                        stored.patch_bytes,
+                    ),
+                )
+        conn.executemany(
+            _INSERT_CHANGE,
+            [
+                (
+                    hub,
+                    plan.revision,
+                    row.key,
+                    row.op,
+                    plan.agent,
+                    plan.timestamp,
+                    row.label,
+                    row.prev_version,
+                    row.version,
+                    row.patch,
+                    row.value,
+                    row.cause,
+                )
+                for row in plan.rows
+            ],
+        )
+        conn.execute("UPDATE hubs SET revision = ? WHERE id = ?", (plan.revision, hub))
+
+    def commit(self, txn: Txn, max_bytes: int) -> CommitOutcome:
+        """Apply ``txn`` inside ``BEGIN IMMEDIATE``."""
+
+        def work(conn: sqlite3.Connection) -> CommitOutcome:
+            before = {key: self._load_in(conn, key) for key in txn.keys}
+            head = conn.execute("SELECT revision FROM hubs WHERE id = ?", (self._hub,)).fetchone()
+            plan = plan_commit(txn, before, head[0] + 1, time.time(), max_bytes)
+            if plan is not None:
+                self._write_plan(conn, plan)
+            return plan, before
+
+        return self._run(work)
+
+    # -- reads -------------------------------------------------------------------
+
+    def load(self, key: str) -> Stored | None:
+        """The current row of ``key``."""
+        return self._run(lambda conn: self._load_in(conn, key), write=False)
+
+    def scan(self, prefix: str, visible_to: str | None) -> list[Stored]:
+        """Current rows under ``prefix``, in key order."""
+        where, params = self._key_filter(prefix, None, visible_to)
+        sql = f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE hub = ?{where} ORDER BY key"
+        rows = self._run(
+            lambda conn: conn.execute(sql, (self._hub, *params)).fetchall(), write=False
+        )
+        return [_stored(row) for row in rows]
+
+    def chain(self, key: str, revision: int) -> Iterable[tuple[str, bytes | None, bytes | None]]:
+        """The key's log rows at or before ``revision``, newest first, back to a whole value."""
+        sql = (
+            "SELECT op, patch, value FROM changes WHERE hub = ? AND key = ? AND revision <= ? "
+            "ORDER BY revision DESC"
+        )
+
+        def work(conn: sqlite3.Connection) -> list[tuple[str, bytes | None, bytes | None]]:
+            found = []
+            cursor = conn.execute(sql, (self._hub, key, revision))
+            try:
+                for row in cursor:
+                    found.append(row)
+                    if row[2] is not None or row[0] in REMOVING_OPS:
+                        break
+            finally:
+                cursor.close()
+            return found
+
+        return self._run(work, write=False)
+
+    @staticmethod
+    def _key_filter(
+        prefix: str | None, key: str | None, visible_to: str | None
+    ) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if key is not None:
+            clauses.append("key = ?")
+            params.append(key)
+        if prefix:
+            low, high = _prefix_bounds(prefix)
+            clauses.append("key >= ? AND key < ?")
+            params += [low, high]
+        if visible_to is not None:
+            # Agent names hold no GLOB metacharacters (see statehub.keys).
+            clauses.append(
+                "key NOT GLOB '_*' AND (key NOT GLOB 'agent/*' OR key = ? OR key GLOB ?)"
+            )
+            params += [f"agent/{visible_to}", f"agent/{visible_to}/*"]
+        return "".join(f" AND {clause}" for clause in clauses), params
+
+    def changes(self, query: ChangeQuery) -> list[Change]:
+        """Log rows matching ``query``, oldest first."""
+        where, params = self._key_filter(query.prefix, query.key, query.visible_to)
+        if query.agent is not None:
+            where += " AND agent = ?"
+            params.append(query.agent)
+        if query.since is not None:
+            where += " AND revision > ?"
+            params.append(query.since)
+        if query.until is not None:
+            where += " AND revision <= ?"
+            params.append(query.until)
+        sql = f"SELECT {_CHANGE_COLUMNS} FROM changes WHERE hub = ?{where} ORDER BY revision, key"
+        if query.limit is not None:
+            sql += " LIMIT ?"
+            params.append(query.limit)
+        rows = self._run(
+            lambda conn: conn.execute(sql, (self._hub, *params)).fetchall(), write=False
+        )
+        return [change_from_row(*row) for row in rows]
+
+    def head(self) -> int:
+        """The hub's current revision."""
+        row = self._run(
+            lambda conn: conn.execute(
+                "SELECT revision FROM hubs WHERE id = ?", (self._hub,)
+            ).fetchone(),
+            write=False,
+        )
+        revision: int = row[0]
+        return revision
+
+    def close(self) -> None:
+        """Close every connection this backend opened."""
+        self._closed = True
+        with self._all_lock:
+            connections, self._all = self._all, []
+        for conn in connections:
+            conn.close()

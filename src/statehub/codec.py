@@ -1,0 +1,152 @@
+"""JSON encoding of values: validation, size limits, and copies (pure, no I/O).
+
+What statehub stores is JSON: ``dict`` with ``str`` keys, ``list`` (a ``tuple`` is
+stored as a list), ``str``, ``int`` (64-bit), ``float`` (finite), ``bool`` and
+``None``, nested at most :data:`MAX_DEPTH` deep. Subclasses of these (``IntEnum``,
+``StrEnum``, ``OrderedDict``) are stored as their plain JSON value. Anything else
+(``datetime``, ``set``, ``bytes``, a plain ``Enum``, NaN, ...) is refused with
+:class:`~statehub.errors.InvalidValue` naming the key, the place in the value and
+the type, before anything is written.
+
+Every value is encoded once on the way in and decoded on the way out, so what a
+writer keeps and what a reader gets are always copies.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+
+from statehub.errors import InvalidValue, ValueTooLarge
+
+__all__ = [
+    "DEFAULT_MAX_VALUE_BYTES",
+    "MAX_DEPTH",
+    "decode",
+    "encode",
+    "encode_meta",
+]
+
+DEFAULT_MAX_VALUE_BYTES = 16 * 1024 * 1024
+"""The default limit on one encoded value: 16 MiB (set per hub with ``max_value_bytes``)."""
+
+MAX_DEPTH = 128
+"""The deepest nesting of lists and dicts accepted in a value."""
+
+_INT_MIN = -(2**63)
+_INT_MAX = 2**64 - 1
+
+
+def _problem(value: Any, depth: int) -> str | None:
+    """Describe why ``value`` (a scalar or container) is not JSON, or ``None`` if it is."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return None
+    if isinstance(value, int):
+        if not _INT_MIN <= value <= _INT_MAX:
+            return "integer out of the 64-bit range"
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{value!r} is not a JSON number"
+    if isinstance(value, dict | list | tuple):
+        return f"nested deeper than {MAX_DEPTH} levels" if depth >= MAX_DEPTH else None
+    return f"{type(value).__name__} is not a JSON type"
+
+
+def _find_problem(value: Any) -> tuple[str, str, str] | None:
+    """Walk ``value``; return (pointer, type name, reason) of the first non-JSON part."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        reason = _problem(item, depth)
+        if reason is not None:
+            return path, type(item).__name__, reason
+        if isinstance(item, dict):
+            for name, child in item.items():
+                if not isinstance(name, str):
+                    return (
+                        path,
+                        type(name).__name__,
+                        (f"dict keys must be str, found {type(name).__name__} {name!r}"),
+                    )
+                escaped = name.replace("~", "~0").replace("/", "~1")
+                stack.append((child, f"{path}/{escaped}", depth + 1))
+        elif isinstance(item, list | tuple):
+            stack.extend((child, f"{path}/{i}", depth + 1) for i, child in enumerate(item))
+    return None
+
+
+def _is_plain_scalar(value: Any) -> bool:
+    kind = type(value)
+    return (
+        kind is str
+        or kind is bool
+        or value is None
+        or (kind is int and _INT_MIN <= value <= _INT_MAX)
+    )
+
+
+def _is_json(value: Any) -> bool:
+    """Whether ``value`` is JSON; a path-free walk, so the common case stays cheap."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+            if not all(isinstance(name, str) for name in item):
+                return False
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            if _problem(item, depth) is not None:
+                return False
+            continue
+        if depth >= MAX_DEPTH:
+            return False
+        stack.extend((child, depth + 1) for child in children if not _is_plain_scalar(child))
+    return True
+
+
+def _validate(key: str, value: Any) -> None:
+    if _is_json(value):
+        return
+    found = _find_problem(value)
+    path, type_name, reason = found or ("", type(value).__name__, "not JSON")
+    raise InvalidValue(key, path, type_name, reason)
+
+
+def encode(key: str, value: Any, max_bytes: int = DEFAULT_MAX_VALUE_BYTES) -> bytes:
+    """Validate ``value`` as JSON and encode it; the bytes are the stored copy.
+
+    Args:
+        key: the key being written (named in errors).
+        value: the value to encode.
+        max_bytes: the largest encoded size accepted.
+
+    Raises:
+        InvalidValue: ``value`` is not JSON (the error names where and why).
+        ValueTooLarge: the encoding is longer than ``max_bytes``.
+
+    >>> encode("global/x", {"a": [1, 2]})
+    b'{"a":[1,2]}'
+    """
+    if not _is_plain_scalar(value):
+        _validate(key, value)
+    try:
+        data = orjson.dumps(value)
+    except (orjson.JSONEncodeError, RecursionError) as exc:
+        raise InvalidValue(key, "", type(value).__name__, str(exc)) from exc
+    if len(data) > max_bytes:
+        raise ValueTooLarge(key, len(data), max_bytes)
+    return data
+
+
+def decode(data: bytes | str) -> Any:
+    """Decode a stored value: a fresh copy every call."""
+    return orjson.loads(data)
+
+
+def encode_meta(value: Any) -> bytes:
+    """Encode statehub's own metadata (patches, causes), already known to be JSON."""
+    return orjson.dumps(value)

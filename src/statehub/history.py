@@ -1,0 +1,107 @@
+"""Reading the log: rebuilding past values and turning log rows into :class:`Change`.
+
+Pure functions shared by every backend: a backend finds the rows, these give them
+meaning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from statehub.codec import decode
+from statehub.model import Change
+from statehub.patch import apply_patch
+
+__all__ = ["REMOVING_OPS", "ChangeQuery", "change_from_row", "value_from_chain"]
+
+REMOVING_OPS = frozenset({"delete", "expire"})
+"""Log ops after which the key is absent."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeQuery:
+    """Which log rows to return, oldest first.
+
+    Attributes:
+        key: only this key.
+        prefix: only keys starting with this.
+        agent: only changes made by this agent.
+        since: only revisions after this one (exclusive).
+        until: only revisions up to this one (inclusive).
+        limit: at most this many rows.
+        visible_to: only keys this agent may see (its own private keys and the
+            shared scopes; no reserved keys).
+    """
+
+    key: str | None = None
+    prefix: str | None = None
+    agent: str | None = None
+    since: int | None = None
+    until: int | None = None
+    limit: int | None = None
+    visible_to: str | None = None
+
+
+def value_from_chain(chain: Iterable[tuple[str, bytes | None, bytes | None]]) -> tuple[bool, Any]:
+    """Rebuild a value from its log rows, newest first, up to the revision wanted.
+
+    Args:
+        chain: ``(op, patch, value)`` for each change of the key, newest first. It is
+            read only as far back as the nearest whole value.
+
+    Returns:
+        ``(True, value)`` if the key existed at that revision, else ``(False, None)``.
+    """
+    patches: list[bytes] = []
+    for op, patch, value in chain:
+        if op in REMOVING_OPS:
+            return False, None
+        if value is not None:
+            document = decode(value)
+            for encoded in reversed(patches):
+                document = apply_patch(document, decode(encoded))
+            return True, document
+        if patch is not None:
+            patches.append(patch)
+    return False, None
+
+
+def change_from_row(
+    revision: int,
+    key: str,
+    op: str,
+    agent: str,
+    timestamp: float,
+    label: str | None,
+    prev_version: int,
+    version: int,
+    patch: bytes | None,
+    value: bytes | None,
+    cause: bytes | None,
+) -> Change:
+    """The public :class:`Change` of one stored log row.
+
+    A row that stored the whole value gets a one-op patch at the root (``add`` on
+    create, ``replace`` otherwise); a removal gets ``remove`` at the root.
+    """
+    if patch is not None:
+        ops = decode(patch)
+    elif op in REMOVING_OPS:
+        ops = [{"op": "remove", "path": ""}]
+    else:
+        root_op = "add" if prev_version == 0 else "replace"
+        ops = [{"op": root_op, "path": "", "value": decode(value or b"null")}]
+    return Change(
+        revision,
+        key,
+        op,
+        agent,
+        timestamp,
+        label,
+        prev_version,
+        version,
+        ops,
+        decode(cause) if cause is not None else None,
+    )

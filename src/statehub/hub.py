@@ -1,0 +1,678 @@
+"""The public API: a :class:`Hub` and the :class:`Agent` handles that act on it.
+
+Every write goes through one primitive, ``Backend.commit(Txn)``; this module turns
+each call into a ``Txn`` and applies the policy that lives above storage: key
+grammar, private scopes, value encoding, reducer lookup, retries.
+
+>>> import statehub
+>>> with statehub.open("memory://") as hub:
+...     coordinator = hub.agent("coordinator")
+...     entry = coordinator.put("global/task_status", "in_progress")
+...     (entry.version, coordinator.get("global/task_status"))
+(1, 'in_progress')
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from statehub.backends.base import Backend
+from statehub.backends.memory import MemoryBackend
+from statehub.backends.sqlite import SqliteBackend
+from statehub.codec import DEFAULT_MAX_VALUE_BYTES, decode, encode
+from statehub.errors import (
+    ConflictError,
+    HubClosed,
+    InvalidArgument,
+    UnknownReducer,
+)
+from statehub.history import ChangeQuery, value_from_chain
+from statehub.keys import check_access, validate_agent_name, validate_key, validate_prefix
+from statehub.model import Change, Entry
+from statehub.reducers import BUILTINS, Reducer, builtin_name
+from statehub.retry import backoff
+from statehub.txn import DELETE, DISPATCH, MERGE, PUT, Op, Txn
+from statehub.url import DEFAULT_URL, HubURL, parse_url
+
+__all__ = ["DEFAULT_UPDATE_RETRIES", "Agent", "Hub", "Transaction", "open"]
+
+DEFAULT_UPDATE_RETRIES = 100
+"""How many times :meth:`Agent.update` tries before giving up with ``ConflictError``."""
+
+_MISSING: Any = object()
+
+
+def _check_int(name: str, value: object, *, minimum: int = 0) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidArgument(f"{name} must be an int, not {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise InvalidArgument(f"{name} must be >= {minimum}, not {value}")
+    return value
+
+
+def _check_label(label: object) -> str | None:
+    if label is not None and not isinstance(label, str):
+        raise InvalidArgument(f"label must be a str, not {type(label).__name__}")
+    return label
+
+
+class _ReducerRegistry:
+    """Reducers by key, or by key pattern where ``*`` stands for one segment."""
+
+    def __init__(self) -> None:
+        self._exact: dict[str, Reducer] = {}
+        self._patterns: list[tuple[re.Pattern[str], Reducer]] = []
+
+    def register(self, key: str, reducer: Reducer) -> None:
+        if "*" not in key:
+            self._exact[validate_key(key)] = reducer
+            return
+        validate_key(key.replace("*", "x"))
+        regex = "[^/]+".join(re.escape(part) for part in key.split("*"))
+        self._patterns.append((re.compile(regex), reducer))
+
+    def find(self, key: str) -> Reducer | None:
+        found = self._exact.get(key)
+        if found is None:
+            for pattern, reducer in reversed(self._patterns):
+                if pattern.fullmatch(key):
+                    return reducer
+        return found
+
+
+def _with_initial(reducer: Reducer, initial: Any) -> Reducer:
+    initial_data = encode("initial", initial)
+
+    def reduce(state: Any, action: Any) -> Any:
+        return reducer(decode(initial_data) if state is None else state, action)
+
+    reduce.__name__ = getattr(reducer, "__name__", "reducer")
+    return reduce
+
+
+class Hub:
+    """One shared state space: open it with :func:`statehub.open`, act through agents.
+
+    A hub is safe to share between threads; each process opens its own.
+    """
+
+    def __init__(self, backend: Backend, url: HubURL, *, max_value_bytes: int) -> None:
+        self._backend: Backend | None = backend
+        self._url = url
+        self.max_value_bytes = max_value_bytes
+        self._reducers = _ReducerRegistry()
+
+    @property
+    def url(self) -> str:
+        """The hub's URL, password masked."""
+        return self._url.text
+
+    @property
+    def name(self) -> str:
+        """The hub's name within its storage (the URL's ``?hub=``)."""
+        return self._url.hub
+
+    @property
+    def backend(self) -> Backend:
+        """The storage backend (raises :class:`HubClosed` once the hub is closed)."""
+        if self._backend is None:
+            raise HubClosed(f"hub {self.url!r} is closed")
+        return self._backend
+
+    def agent(self, name: str) -> Agent:
+        """A handle that acts as agent ``name``: every write is attributed to it.
+
+        >>> import statehub
+        >>> statehub.open("memory://").agent("writer").name
+        'writer'
+        """
+        return Agent(self, validate_agent_name(name))
+
+    def register_reducer(self, key: str, reducer: Reducer, *, initial: Any = None) -> None:
+        """Make ``dispatch`` on ``key`` apply ``reducer(state, action) -> state``.
+
+        Args:
+            key: a key, or a pattern where ``*`` stands for one segment
+                (``"task/*/log"``).
+            reducer: a pure function; built-ins are in :mod:`statehub.reducers`.
+            initial: the state the reducer sees while the key does not exist.
+
+        Reducers are registered per hub object, in each process that dispatches; reading
+        the past never needs them (the log stores effects, not just actions).
+        """
+        if not callable(reducer):
+            raise InvalidArgument(f"reducer must be callable, not {type(reducer).__name__}")
+        if initial is not None:
+            reducer = _with_initial(reducer, initial)
+        self._reducers.register(key, reducer)
+
+    def reducer_for(self, key: str) -> Reducer | None:
+        """The reducer registered for ``key`` (exactly or by pattern), or ``None``."""
+        return self._reducers.find(key)
+
+    @property
+    def revision(self) -> int:
+        """The head revision: +1 for every committed transaction, 0 for a new hub."""
+        return self.backend.head()
+
+    def history(
+        self,
+        key: str | None = None,
+        prefix: str | None = None,
+        agent: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        limit: int | None = None,
+    ) -> list[Change]:
+        """The audit log of the whole hub, oldest first (every agent's keys included).
+
+        Args:
+            key: only changes to this key.
+            prefix: only changes to keys starting with this.
+            agent: only changes made by this agent.
+            since: only revisions after this one (exclusive).
+            until: only revisions up to this one (inclusive).
+            limit: at most this many changes.
+        """
+        return self._history(key, prefix, agent, since, until, limit, visible_to=None)
+
+    def _history(
+        self,
+        key: str | None,
+        prefix: str | None,
+        agent: str | None,
+        since: int | None,
+        until: int | None,
+        limit: int | None,
+        *,
+        visible_to: str | None,
+    ) -> list[Change]:
+        query = ChangeQuery(
+            key=None if key is None else validate_key(key, reserved=visible_to is None),
+            prefix=None if prefix is None else validate_prefix(prefix),
+            agent=None if agent is None else validate_agent_name(agent),
+            since=None if since is None else _check_int("since", since),
+            until=None if until is None else _check_int("until", until),
+            limit=None if limit is None else _check_int("limit", limit),
+            visible_to=visible_to,
+        )
+        return self.backend.changes(query)
+
+    def close(self) -> None:
+        """Release the storage; the hub and its agents cannot be used afterwards."""
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
+    def __enter__(self) -> Hub:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<statehub.Hub {self.url!r}>"
+
+
+class _Writes:
+    """Builds the ops of one agent's writes, checking every argument first."""
+
+    def __init__(self, hub: Hub, agent: str) -> None:
+        self.hub = hub
+        self.agent = agent
+
+    def key(self, key: str) -> str:
+        validate_key(key)
+        check_access(self.agent, key)
+        return key
+
+    def put(
+        self, key: str, value: Any, owner: bool | None, label: str | None, logged_as: str | None
+    ) -> Op:
+        if owner is not None and not isinstance(owner, bool):
+            raise InvalidArgument(f"owner must be True, False or None, not {owner!r}")
+        self.key(key)
+        data = encode(key, value, self.hub.max_value_bytes)
+        return Op(PUT, key, data, label=_check_label(label), owner=owner, logged_as=logged_as)
+
+    def merge(self, key: str, patch: Any, label: str | None) -> Op:
+        self.key(key)
+        operand = decode(encode(key, patch, self.hub.max_value_bytes))
+        return Op(MERGE, key, operand=operand, cause={"patch": operand}, label=_check_label(label))
+
+    def dispatch(
+        self, key: str, action: Any, reducer: Reducer | str | None, label: str | None
+    ) -> Op:
+        self.key(key)
+        if reducer is None:
+            function = self.hub.reducer_for(key)
+            if function is None:
+                raise UnknownReducer(key)
+        elif isinstance(reducer, str):
+            function = BUILTINS.get(reducer)
+            if function is None:
+                raise UnknownReducer(key, reducer)
+        elif callable(reducer):
+            function = reducer
+        else:
+            raise InvalidArgument(f"reducer must be a name or a function, not {reducer!r}")
+        operand = decode(encode(key, action, self.hub.max_value_bytes))
+        name = builtin_name(function) or getattr(function, "__name__", "reducer")
+        kind = operand.get("type") if isinstance(operand, dict) else None
+        tag = _check_label(label) or (kind if isinstance(kind, str) else None)
+        return Op(
+            DISPATCH,
+            key,
+            operand=operand,
+            reducer=function,
+            cause={"reducer": name, "action": operand},
+            label=tag,
+        )
+
+    def delete(self, key: str, label: str | None) -> Op:
+        return Op(DELETE, self.key(key), label=_check_label(label))
+
+
+def _expect(key: str, expect_version: int | None) -> dict[str, int]:
+    if expect_version is None:
+        return {}
+    return {key: _check_int("expect_version", expect_version)}
+
+
+class Agent:
+    """Acts on a hub as one named agent; every write is attributed to it.
+
+    Get one with :meth:`Hub.agent`. Handles are cheap, and safe to share between
+    threads.
+    """
+
+    def __init__(self, hub: Hub, name: str) -> None:
+        self.hub = hub
+        self.name = name
+        self._writes = _Writes(hub, name)
+
+    def __repr__(self) -> str:
+        return f"<statehub.Agent {self.name!r} on {self.hub.url!r}>"
+
+    # -- writes ------------------------------------------------------------------
+
+    def _commit_one(self, op: Op, expect: dict[str, int]) -> Entry | None:
+        hub = self.hub
+        plan, before = hub.backend.commit(Txn(self.name, (op,), expect), hub.max_value_bytes)
+        previous = before[op.key]
+        if plan is None:
+            return previous.to_entry() if previous is not None else None
+        return plan.entry(op.key, previous)
+
+    def _commit_entry(self, op: Op, expect: dict[str, int]) -> Entry:
+        entry = self._commit_one(op, expect)
+        assert entry is not None  # every op but delete leaves the key present
+        return entry
+
+    def put(
+        self,
+        key: str,
+        value: Any,
+        *,
+        expect_version: int | None = None,
+        owner: bool | None = None,
+        label: str | None = None,
+    ) -> Entry:
+        """Write ``value`` to ``key``: last write wins, unless ``expect_version`` is given.
+
+        Args:
+            key: the key.
+            value: any JSON value (copied: changing it later does not change the store).
+            expect_version: write only if the key is at this version (0: only if it
+                does not exist), else raise :class:`ConflictError`.
+            owner: ``True`` makes this agent the key's owner (only it may write the key
+                from then on); ``False`` gives ownership up; ``None`` keeps it as is.
+            label: a short tag recorded in the history.
+
+        Returns:
+            The new entry; ``entry.replaced`` is the one it overwrote, if any.
+
+        Raises:
+            ConflictError: ``expect_version`` did not match (carries both versions).
+            AccessDenied: another agent's private key, or a key owned by another.
+            InvalidKey, InvalidValue, ValueTooLarge, InvalidArgument: bad input;
+                nothing was written.
+
+        >>> import statehub
+        >>> writer = statehub.open("memory://").agent("writer")
+        >>> writer.put("global/doc", "draft").version
+        1
+        >>> writer.put("global/doc", "final", expect_version=1).replaced.value
+        'draft'
+        """
+        op = self._writes.put(key, value, owner, label, None)
+        return self._commit_entry(op, _expect(key, expect_version))
+
+    def merge(
+        self,
+        key: str,
+        patch: Any,
+        *,
+        expect_version: int | None = None,
+        label: str | None = None,
+    ) -> Entry:
+        """Apply an RFC 7396 JSON Merge Patch to ``key``'s value, inside the commit.
+
+        Concurrent merges of different fields never lose one another; ``None``
+        members delete fields.
+
+        >>> import statehub
+        >>> hub = statehub.open("memory://")
+        >>> _ = hub.agent("researcher").merge("global/report", {"research": "done"})
+        >>> hub.agent("writer").merge("global/report", {"draft": "Written"}).value
+        {'research': 'done', 'draft': 'Written'}
+        """
+        op = self._writes.merge(key, patch, label)
+        return self._commit_entry(op, _expect(key, expect_version))
+
+    def dispatch(
+        self,
+        key: str,
+        action: Any,
+        *,
+        reducer: Reducer | str | None = None,
+        label: str | None = None,
+    ) -> Entry:
+        """Apply a reducer ``(state, action) -> state`` to ``key``, inside the commit.
+
+        Args:
+            key: the key.
+            action: any JSON value; a dict's ``"type"`` becomes the change's label.
+            reducer: ``None`` for the one registered on the key, a built-in's name
+                (``"append"``), or a function.
+            label: a tag for the history, instead of the action's type.
+
+        Raises:
+            UnknownReducer: no reducer is registered for the key.
+            ReducerError: the reducer raised or returned a non-JSON value; nothing
+                was written.
+
+        >>> import statehub
+        >>> agent = statehub.open("memory://").agent("coordinator")
+        >>> agent.dispatch("global/log", "started", reducer="append").value
+        ['started']
+        """
+        op = self._writes.dispatch(key, action, reducer, label)
+        return self._commit_entry(op, {})
+
+    def delete(
+        self, key: str, *, expect_version: int | None = None, label: str | None = None
+    ) -> Entry | None:
+        """Delete ``key``; returns the entry deleted, or ``None`` if it did not exist."""
+        op = self._writes.delete(key, label)
+        return self._commit_one(op, _expect(key, expect_version))
+
+    def update(
+        self,
+        key: str,
+        fn: Callable[[Any], Any],
+        *,
+        default: Any = None,
+        retries: int = DEFAULT_UPDATE_RETRIES,
+        label: str | None = None,
+    ) -> Entry:
+        """Read ``key``, compute ``fn(value)``, and write it if nobody wrote in between.
+
+        On a conflict the whole read-compute-write is retried, after a jittered
+        exponential backoff, up to ``retries`` times. ``fn`` may run more than once,
+        so it should have no side effects; it gets a copy of the value (``default``
+        when the key does not exist).
+
+        Raises:
+            ConflictError: still conflicting after ``retries`` attempts.
+
+        >>> import statehub
+        >>> agent = statehub.open("memory://").agent("counter")
+        >>> agent.update("global/counter", lambda v: (v or 0) + 1).value
+        1
+        """
+        _check_int("retries", retries, minimum=1)
+        conflict: ConflictError | None = None
+        for _ in backoff(base=0.001, cap=0.05, attempts=retries):
+            current = self.entry(key)
+            value = fn(default if current is None else current.value)
+            op = self._writes.put(key, value, None, label, "update")
+            try:
+                return self._commit_entry(op, {key: 0 if current is None else current.version})
+            except ConflictError as exc:
+                conflict = exc
+        assert conflict is not None
+        raise ConflictError(
+            conflict.key, conflict.expected, conflict.actual, f"gave up after {retries} attempts"
+        )
+
+    def transaction(self, *, label: str | None = None) -> Transaction:
+        """Group several writes into one atomic commit (one revision).
+
+        >>> import statehub
+        >>> agent = statehub.open("memory://").agent("planner")
+        >>> with agent.transaction() as tx:
+        ...     tx.put("global/plan", ["research", "write"])
+        ...     tx.merge("global/status", {"plan": "ready"})
+        >>> tx.revision, agent.get("global/status")
+        (1, {'plan': 'ready'})
+        """
+        return Transaction(self, _check_label(label))
+
+    # -- reads -------------------------------------------------------------------
+
+    def entry(self, key: str) -> Entry | None:
+        """The current entry of ``key`` (value and metadata), or ``None``."""
+        self._writes.key(key)
+        stored = self.hub.backend.load(key)
+        return None if stored is None else stored.to_entry()
+
+    def get(self, key: str, default: Any = None, *, at: int | None = None) -> Any:
+        """The value of ``key`` (a copy), or ``default`` if it does not exist.
+
+        Args:
+            key: the key.
+            default: returned when the key does not exist (at that revision).
+            at: read the value as it was at this revision (time travel).
+
+        >>> import statehub
+        >>> agent = statehub.open("memory://").agent("a")
+        >>> _ = agent.put("global/doc", "v1"); _ = agent.put("global/doc", "v2")
+        >>> agent.get("global/doc"), agent.get("global/doc", at=1)
+        ('v2', 'v1')
+        """
+        self._writes.key(key)
+        if at is None:
+            stored = self.hub.backend.load(key)
+            return default if stored is None else decode(stored.data)
+        revision = _check_int("at", at)
+        head = self.hub.backend.head()
+        if revision > head:
+            raise InvalidArgument(f"at={revision} is after the head revision {head}")
+        found, value = value_from_chain(self.hub.backend.chain(key, revision))
+        return value if found else default
+
+    def scan(self, prefix: str = "") -> dict[str, Any]:
+        """A snapshot of every key under ``prefix`` this agent may see: key -> value."""
+        return {entry.key: entry.value for entry in self.entries(prefix)}
+
+    def entries(self, prefix: str = "") -> list[Entry]:
+        """Like :meth:`scan`, but whole entries, in key order."""
+        validate_prefix(prefix)
+        if prefix.startswith("agent/") and prefix.count("/") >= 2:
+            check_access(self.name, prefix)
+        return [stored.to_entry() for stored in self.hub.backend.scan(prefix, self.name)]
+
+    def history(
+        self,
+        key: str | None = None,
+        prefix: str | None = None,
+        agent: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        limit: int | None = None,
+    ) -> list[Change]:
+        """The audit log as this agent may see it (no other agent's private keys)."""
+        if key is not None:
+            self._writes.key(key)
+        if prefix is not None and prefix.startswith("agent/") and prefix.count("/") >= 2:
+            check_access(self.name, prefix)
+        return self.hub._history(key, prefix, agent, since, until, limit, visible_to=self.name)
+
+
+class Transaction:
+    """Writes buffered by one agent and committed atomically when the block ends.
+
+    Nothing is written if the block raises. The same operations as on
+    :class:`Agent` are available; they return nothing, since nothing is committed
+    until the end. ``tx.get`` reads committed state and makes the commit
+    conditional on it: if another agent changes a key this transaction read, the
+    commit raises :class:`ConflictError` and writes nothing.
+
+    After the block, ``tx.revision`` is the commit's revision (``None`` if nothing
+    changed) and ``tx.entries`` maps each key written to its new entry (``None``
+    if deleted).
+    """
+
+    def __init__(self, agent: Agent, label: str | None) -> None:
+        self.agent = agent
+        self.label = label
+        self._writes = agent._writes
+        self._ops: list[Op] = []
+        self._expect: dict[str, int] = {}
+        self.revision: int | None = None
+        self.entries: dict[str, Entry | None] = {}
+
+    def _require(self, key: str, version: int) -> None:
+        known = self._expect.get(key)
+        if known is not None and known != version:
+            raise ConflictError(key, known, version, "read twice at different versions")
+        self._expect[key] = version
+
+    def _add(self, op: Op, expect_version: int | None) -> None:
+        for key, version in _expect(op.key, expect_version).items():
+            self._require(key, version)
+        self._ops.append(op)
+
+    def put(
+        self,
+        key: str,
+        value: Any,
+        *,
+        expect_version: int | None = None,
+        owner: bool | None = None,
+        label: str | None = None,
+    ) -> None:
+        """Buffer a put (see :meth:`Agent.put`)."""
+        self._add(self._writes.put(key, value, owner, label, None), expect_version)
+
+    def merge(
+        self, key: str, patch: Any, *, expect_version: int | None = None, label: str | None = None
+    ) -> None:
+        """Buffer a JSON Merge Patch (see :meth:`Agent.merge`)."""
+        self._add(self._writes.merge(key, patch, label), expect_version)
+
+    def dispatch(
+        self,
+        key: str,
+        action: Any,
+        *,
+        reducer: Reducer | str | None = None,
+        label: str | None = None,
+    ) -> None:
+        """Buffer a reducer dispatch (see :meth:`Agent.dispatch`)."""
+        self._add(self._writes.dispatch(key, action, reducer, label), None)
+
+    def delete(
+        self, key: str, *, expect_version: int | None = None, label: str | None = None
+    ) -> None:
+        """Buffer a delete (see :meth:`Agent.delete`)."""
+        self._add(self._writes.delete(key, label), expect_version)
+
+    def get(self, key: str, default: Any = _MISSING) -> Any:
+        """Read committed state, and make the commit conditional on it staying so."""
+        entry = self.agent.entry(key)
+        self._require(key, 0 if entry is None else entry.version)
+        if entry is not None:
+            return entry.value
+        return None if default is _MISSING else default
+
+    def commit(self) -> int | None:
+        """Commit the buffered writes now (the ``with`` block does this for you)."""
+        hub = self.agent.hub
+        txn = Txn(self.agent.name, tuple(self._ops), dict(self._expect), self.label)
+        self._ops, self._expect = [], {}
+        plan, before = hub.backend.commit(txn, hub.max_value_bytes)
+        if plan is not None:
+            self.revision = plan.revision
+            self.entries = {key: plan.entry(key, before[key]) for key in plan.writes}
+        return self.revision
+
+    def __enter__(self) -> Transaction:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.commit()
+
+
+def _backend_for(url: HubURL, busy_timeout: float) -> Backend:
+    if url.scheme == "memory":
+        return MemoryBackend()
+    return SqliteBackend(
+        url.path, url.hub, sync=url.options.get("sync", "normal"), busy_timeout=busy_timeout
+    )
+
+
+def _number_option(url: HubURL, name: str, given: float | None, default: float) -> float:
+    if given is not None:
+        return given
+    text = url.options.get(name)
+    if text is None:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise InvalidArgument(f"option {name}={text!r} in {url.text!r} is not a number") from None
+
+
+def open(
+    url: str | os.PathLike[str] | None = None,
+    *,
+    max_value_bytes: int | None = None,
+    busy_timeout: float | None = None,
+) -> Hub:
+    """Open a hub: ``memory://``, ``sqlite:///team.db`` (see :mod:`statehub.url`).
+
+    Args:
+        url: the hub URL; ``STATEHUB_URL`` when omitted, else ``sqlite:///statehub.db``.
+        max_value_bytes: the largest encoded value accepted (default 16 MiB).
+        busy_timeout: seconds to wait for the write lock before ``BackendBusy``
+            (default 30).
+
+    >>> import statehub
+    >>> with statehub.open("memory://") as hub:
+    ...     hub.revision
+    0
+    """
+    parsed = parse_url(url if url is not None else os.environ.get("STATEHUB_URL", DEFAULT_URL))
+    limit = int(_number_option(parsed, "max_value_bytes", max_value_bytes, DEFAULT_MAX_VALUE_BYTES))
+    _check_int("max_value_bytes", limit, minimum=1)
+    timeout = _number_option(parsed, "busy_timeout", busy_timeout, 30.0)
+    if timeout < 0:
+        raise InvalidArgument(f"busy_timeout must be >= 0, not {timeout}")
+    return Hub(_backend_for(parsed, timeout), parsed, max_value_bytes=limit)

@@ -1,0 +1,87 @@
+"""The values statehub hands out: :class:`Entry` and :class:`Change` (immutable)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = ["Change", "Entry"]
+
+
+def _utc(timestamp: float | None) -> datetime | None:
+    return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A key's value with its metadata, as of one revision.
+
+    Attributes:
+        key: the key.
+        value: the value (a copy: mutating it never changes the store).
+        version: 1 when the key was created, +1 for each change since.
+        created_rev: the revision that created the key.
+        modified_rev: the revision that last changed it.
+        updated_by: the agent that last changed it.
+        updated_ts: when it last changed, seconds since the epoch (see ``updated_at``).
+        expires_ts: when it expires, seconds since the epoch, or ``None``.
+        owner: the agent that owns it (only the owner may write it), or ``None``.
+        replaced: on the result of a write, the entry it overwrote (``None`` if the
+            key was new): last-write-wins that says whose value it replaced.
+    """
+
+    key: str
+    value: Any
+    version: int
+    created_rev: int
+    modified_rev: int
+    updated_by: str
+    updated_ts: float
+    expires_ts: float | None = None
+    owner: str | None = None
+    replaced: Entry | None = None
+
+    @property
+    def updated_at(self) -> datetime:
+        """When the key last changed, as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.updated_ts, UTC)
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """When the key expires, as an aware UTC datetime, or ``None``."""
+        return _utc(self.expires_ts)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One row of the audit log: what one committed revision did to one key.
+
+    Attributes:
+        revision: the hub revision of the commit.
+        key: the key changed.
+        op: ``put``, ``merge``, ``dispatch``, ``delete`` (more in later releases).
+        agent: the agent that made the change.
+        timestamp: when, seconds since the epoch (see ``time``).
+        label: a short tag: the reducer action's ``type``, or the writer's label.
+        prev_version: the key's version before (0: it did not exist).
+        version: its version after (0: it was deleted).
+        patch: the effect, as an RFC 6902 JSON Patch from the previous value.
+        cause: what asked for it: the merge patch, the reducer and action, or ``None``.
+    """
+
+    revision: int
+    key: str
+    op: str
+    agent: str
+    timestamp: float
+    label: str | None
+    prev_version: int
+    version: int
+    patch: list[dict[str, Any]]
+    cause: Any = None
+
+    @property
+    def time(self) -> datetime:
+        """When the change was committed, as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.timestamp, UTC)

@@ -1,0 +1,280 @@
+"""The one write primitive: a :class:`Txn` of compares and ops, planned purely.
+
+Every write — put, compare-and-set, merge, reducer dispatch, delete — becomes a
+``Txn``. A backend reads the current rows of the keys it touches (inside its own
+write lock), hands them to :func:`plan_commit`, and persists the :class:`Plan` it
+returns: the new rows, and one log row per changed key. Planning is pure, so every
+backend commits with exactly the same semantics.
+
+The log stores each change's *effect* as an RFC 6902 JSON Patch from the previous
+value, and the whole value instead whenever the patches logged since the last
+whole value would outweigh it: appending to a list n times costs O(n) bytes, and
+reading the past replays patches without any user code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from statehub.codec import decode, encode, encode_meta
+from statehub.errors import AccessDenied, ConflictError, InvalidValue, ReducerError
+from statehub.merge import merge_patch
+from statehub.model import Entry
+from statehub.patch import make_patch
+
+__all__ = ["LogRow", "Op", "Plan", "Stored", "Txn", "plan_commit"]
+
+PUT = "put"
+DELETE = "delete"
+MERGE = "merge"
+DISPATCH = "dispatch"
+
+_CONTAINER_STARTS = (ord("{"), ord("["))
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One operation on one key.
+
+    Attributes:
+        kind: ``put``, ``delete``, ``merge`` or ``dispatch``.
+        key: the key, already validated and access-checked.
+        data: for ``put``, the encoded value.
+        operand: for ``merge`` the patch, for ``dispatch`` the action (private copies).
+        reducer: for ``dispatch``, the ``(state, action) -> state`` function.
+        cause: the JSON logged as the change's cause.
+        label: a short tag for the log.
+        owner: ``True`` takes ownership of the key, ``False`` gives it up, ``None`` keeps it.
+        logged_as: the op name written to the log, when it is not ``kind`` (``update``).
+    """
+
+    kind: str
+    key: str
+    data: bytes | None = None
+    operand: Any = None
+    reducer: Callable[[Any, Any], Any] | None = None
+    cause: Any = None
+    label: str | None = None
+    owner: bool | None = None
+    logged_as: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Txn:
+    """Ops applied atomically by ``agent``, after every compare in ``expect`` holds.
+
+    Attributes:
+        agent: the acting agent (every change is attributed to it).
+        ops: the ops, applied in order (several may touch one key).
+        expect: key -> the version it must have (0: absent) for the commit to go on.
+        label: a tag for every change of the commit, unless an op has its own.
+    """
+
+    agent: str
+    ops: tuple[Op, ...]
+    expect: Mapping[str, int] = field(default_factory=dict)
+    label: str | None = None
+
+    @property
+    def keys(self) -> list[str]:
+        """Every key the commit reads or writes, each once, in first-use order."""
+        return list(dict.fromkeys([*self.expect, *(op.key for op in self.ops)]))
+
+
+@dataclass(slots=True)
+class Stored:
+    """A key's current row, as a backend holds it (the value still encoded)."""
+
+    key: str
+    data: bytes
+    version: int
+    created_rev: int
+    modified_rev: int
+    updated_by: str
+    updated_ts: float
+    expires_ts: float | None = None
+    owner: str | None = None
+    patch_bytes: int = 0
+
+    def to_entry(self, replaced: Entry | None = None) -> Entry:
+        """The public :class:`Entry` of this row (decoding a fresh copy of the value)."""
+        return Entry(
+            self.key,
+            decode(self.data),
+            self.version,
+            self.created_rev,
+            self.modified_rev,
+            self.updated_by,
+            self.updated_ts,
+            self.expires_ts,
+            self.owner,
+            replaced,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LogRow:
+    """One change row to append to the log (``patch`` xor ``value``, or neither on delete)."""
+
+    key: str
+    op: str
+    label: str | None
+    prev_version: int
+    version: int
+    patch: bytes | None
+    value: bytes | None
+    cause: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a commit writes: new rows (``None``: delete) and log rows, at ``revision``."""
+
+    revision: int
+    timestamp: float
+    agent: str
+    writes: dict[str, Stored | None]
+    rows: list[LogRow]
+
+    def entry(self, key: str, before: Stored | None) -> Entry | None:
+        """The public result for ``key``: its new entry, saying what it replaced."""
+        after = self.writes.get(key)
+        replaced = before.to_entry() if before is not None else None
+        return after.to_entry(replaced) if after is not None else replaced
+
+
+class _Working:
+    """A key's state while the ops of one commit are applied to it."""
+
+    __slots__ = ("causes", "data", "label", "op", "owner")
+
+    def __init__(self, before: Stored | None) -> None:
+        self.data = before.data if before is not None else None
+        self.owner = before.owner if before is not None else None
+        self.causes: list[Any] = []
+        self.op = PUT
+        self.label: str | None = None
+
+    def value(self) -> Any:
+        return None if self.data is None else decode(self.data)
+
+
+def _apply(op: Op, work: _Working, agent: str, max_bytes: int) -> None:
+    if work.owner is not None and work.owner != agent:
+        raise AccessDenied(op.key, agent, f"the key is owned by {work.owner!r}")
+    if op.kind == PUT:
+        work.data = op.data
+    elif op.kind == DELETE:
+        work.data = None
+    elif op.kind == MERGE:
+        work.data = encode(op.key, merge_patch(work.value(), op.operand), max_bytes)
+    else:
+        work.data = _reduce(op, work.value(), max_bytes)
+    if op.kind == DELETE or op.owner is False:
+        work.owner = None
+    elif op.owner:
+        work.owner = agent
+    work.op = op.logged_as or op.kind
+    work.label = op.label or work.label
+    if op.cause is not None:
+        work.causes.append(op.cause)
+
+
+def _reduce(op: Op, state: Any, max_bytes: int) -> bytes:
+    assert op.reducer is not None
+    name = getattr(op.reducer, "__name__", repr(op.reducer))
+    try:
+        result = op.reducer(state, op.operand)
+    except Exception as exc:
+        raise ReducerError(f"reducer {name} failed on {op.key!r}: {exc!r}") from exc
+    try:
+        return encode(op.key, result, max_bytes)
+    except InvalidValue as exc:
+        raise ReducerError(
+            f"reducer {name} returned a non-JSON value for {op.key!r}: {exc}"
+        ) from exc
+
+
+def _effect(before: Stored, data: bytes) -> tuple[bytes | None, int]:
+    """The patch to log for ``before`` -> ``data``, or ``None`` to log the whole value."""
+    if before.data[:1] != data[:1] or data[0] not in _CONTAINER_STARTS:
+        return None, 0
+    patch = encode_meta(make_patch(decode(before.data), decode(data)))
+    total = before.patch_bytes + len(patch)
+    if total > len(data):
+        return None, 0
+    return patch, total
+
+
+def plan_commit(
+    txn: Txn,
+    before: Mapping[str, Stored | None],
+    revision: int,
+    timestamp: float,
+    max_bytes: int,
+) -> Plan | None:
+    """Check ``txn``'s compares against ``before`` and compute what it writes.
+
+    Args:
+        txn: the transaction.
+        before: the current row of every key in ``txn.keys`` (``None``: absent).
+        revision: the revision this commit gets if it changes anything.
+        timestamp: the commit time, seconds since the epoch.
+        max_bytes: the largest encoded value accepted.
+
+    Returns:
+        The plan, or ``None`` when the commit changes nothing (e.g. deleting an
+        absent key): no revision is used then.
+
+    Raises:
+        ConflictError: a compare failed.
+        AccessDenied: a key is owned by another agent.
+        ReducerError: a reducer raised or returned something that is not JSON.
+    """
+    for key, expected in txn.expect.items():
+        current = before.get(key)
+        actual = current.version if current is not None else 0
+        if actual != expected:
+            raise ConflictError(key, expected, actual)
+    working: dict[str, _Working] = {}
+    for op in txn.ops:
+        work = working.get(op.key)
+        if work is None:
+            work = working[op.key] = _Working(before.get(op.key))
+        _apply(op, work, txn.agent, max_bytes)
+    writes: dict[str, Stored | None] = {}
+    rows: list[LogRow] = []
+    for key, work in working.items():
+        prev = before.get(key)
+        label = work.label or txn.label
+        cause = None
+        if work.causes:
+            cause = encode_meta(work.causes[0] if len(work.causes) == 1 else work.causes)
+        if work.data is None:
+            if prev is None:
+                continue
+            writes[key] = None
+            rows.append(LogRow(key, DELETE, label, prev.version, 0, None, None, cause))
+            continue
+        patch, patch_bytes = (None, 0) if prev is None else _effect(prev, work.data)
+        version = prev.version + 1 if prev is not None else 1
+        writes[key] = Stored(
+            key,
+            work.data,
+            version,
+            prev.created_rev if prev is not None else revision,
+            revision,
+            txn.agent,
+            timestamp,
+            None,
+            work.owner,
+            patch_bytes,
+        )
+        full = None if patch is not None else work.data
+        prev_version = prev.version if prev is not None else 0
+        rows.append(LogRow(key, work.op, label, prev_version, version, patch, full, cause))
+    if not rows:
+        return None
+    return Plan(revision, timestamp, txn.agent, writes, rows)
