@@ -67,12 +67,14 @@ class AccessDenied(StatehubError, PermissionError):
         key: the key (or prefix) that was refused.
         agent: the agent that asked.
         reason: why, in words.
+        owner: the agent that owns the key or scope, when that is why.
     """
 
-    def __init__(self, key: str, agent: str, reason: str) -> None:
+    def __init__(self, key: str, agent: str, reason: str, *, owner: str | None = None) -> None:
         self.key = key
         self.agent = agent
         self.reason = reason
+        self.owner = owner
         super().__init__(f"agent {agent!r} may not access {key!r}: {reason}")
 
 

@@ -14,6 +14,7 @@ grammar, private scopes, value encoding, reducer lookup, retries.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable
@@ -223,6 +224,14 @@ class Hub:
         return f"<statehub.Hub {self.url!r}>"
 
 
+@functools.lru_cache(maxsize=8192)
+def _checked_key(agent: str, key: str) -> str:
+    """``key`` if it is valid and ``agent`` may use it (cached: keys repeat a lot)."""
+    validate_key(key)
+    check_access(agent, key)
+    return key
+
+
 class _Writes:
     """Builds the ops of one agent's writes, checking every argument first."""
 
@@ -231,9 +240,9 @@ class _Writes:
         self.agent = agent
 
     def key(self, key: str) -> str:
-        validate_key(key)
-        check_access(self.agent, key)
-        return key
+        if type(key) is not str:
+            validate_key(key)  # raises InvalidKey naming the type
+        return _checked_key(self.agent, key)
 
     def put(
         self, key: str, value: Any, owner: bool | None, label: str | None, logged_as: str | None

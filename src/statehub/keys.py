@@ -157,4 +157,6 @@ def check_access(agent: str, key: str) -> None:
     """Raise :class:`AccessDenied` unless ``agent`` may read and write ``key``'s scope."""
     private_to = owner_of(key)
     if private_to is not None and private_to != agent:
-        raise AccessDenied(key, agent, f"keys under agent/{private_to}/ are private to it")
+        raise AccessDenied(
+            key, agent, f"keys under agent/{private_to}/ are private to it", owner=private_to
+        )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 __all__ = ["Change", "Entry"]
 
@@ -13,13 +15,16 @@ def _utc(timestamp: float | None) -> datetime | None:
     return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC)
 
 
+_UNDECODED: Any = object()
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """A key's value with its metadata, as of one revision.
 
     Attributes:
         key: the key.
-        value: the value (a copy: mutating it never changes the store).
+        data: the value as stored (JSON bytes); ``value`` decodes it.
         version: 1 when the key was created, +1 for each change since.
         created_rev: the revision that created the key.
         modified_rev: the revision that last changed it.
@@ -32,7 +37,7 @@ class Entry:
     """
 
     key: str
-    value: Any
+    data: bytes = field(repr=False)
     version: int
     created_rev: int
     modified_rev: int
@@ -41,6 +46,17 @@ class Entry:
     expires_ts: float | None = None
     owner: str | None = None
     replaced: Entry | None = None
+    _value: Any = field(default=_UNDECODED, init=False, repr=False, compare=False)
+
+    @property
+    def value(self) -> Any:
+        """The value: this entry's own copy, decoded on first use.
+
+        Mutating it changes this copy only, never the store.
+        """
+        if self._value is _UNDECODED:
+            object.__setattr__(self, "_value", orjson.loads(self.data))
+        return self._value
 
     @property
     def updated_at(self) -> datetime:
@@ -51,6 +67,12 @@ class Entry:
     def expires_at(self) -> datetime | None:
         """When the key expires, as an aware UTC datetime, or ``None``."""
         return _utc(self.expires_ts)
+
+    def __repr__(self) -> str:
+        return (
+            f"Entry(key={self.key!r}, value={self.value!r}, version={self.version}, "
+            f"modified_rev={self.modified_rev}, updated_by={self.updated_by!r})"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,9 @@ DISPATCH = "dispatch"
 
 _CONTAINER_STARTS = (ord("{"), ord("["))
 
+SMALL_VALUE_BYTES = 256
+"""Values smaller than this are logged whole: a patch would save next to nothing."""
+
 
 @dataclass(frozen=True, slots=True)
 class Op:
@@ -80,6 +83,8 @@ class Txn:
     @property
     def keys(self) -> list[str]:
         """Every key the commit reads or writes, each once, in first-use order."""
+        if len(self.ops) == 1 and not self.expect:
+            return [self.ops[0].key]
         return list(dict.fromkeys([*self.expect, *(op.key for op in self.ops)]))
 
 
@@ -102,7 +107,7 @@ class Stored:
         """The public :class:`Entry` of this row (decoding a fresh copy of the value)."""
         return Entry(
             self.key,
-            decode(self.data),
+            self.data,
             self.version,
             self.created_rev,
             self.modified_rev,
@@ -163,7 +168,7 @@ class _Working:
 
 def _apply(op: Op, work: _Working, agent: str, max_bytes: int) -> None:
     if work.owner is not None and work.owner != agent:
-        raise AccessDenied(op.key, agent, f"the key is owned by {work.owner!r}")
+        raise AccessDenied(op.key, agent, f"the key is owned by {work.owner!r}", owner=work.owner)
     if op.kind == PUT:
         work.data = op.data
     elif op.kind == DELETE:
@@ -199,7 +204,9 @@ def _reduce(op: Op, state: Any, max_bytes: int) -> bytes:
 
 def _effect(before: Stored, data: bytes) -> tuple[bytes | None, int]:
     """The patch to log for ``before`` -> ``data``, or ``None`` to log the whole value."""
-    if before.data[:1] != data[:1] or data[0] not in _CONTAINER_STARTS:
+    if len(data) < SMALL_VALUE_BYTES or before.data[:1] != data[:1]:
+        return None, 0
+    if data[0] not in _CONTAINER_STARTS:
         return None, 0
     patch = encode_meta(make_patch(decode(before.data), decode(data)))
     total = before.patch_bytes + len(patch)

@@ -43,7 +43,6 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE hubs (
             id INTEGER PRIMARY KEY,
             name TEXT NOT NULL UNIQUE,
-            revision INTEGER NOT NULL DEFAULT 0,
             created_ts REAL NOT NULL
         )""",
         """CREATE TABLE entries (
@@ -59,7 +58,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             owner TEXT,
             patch_bytes INTEGER NOT NULL DEFAULT 0,
             PRIMARY KEY (hub, key)
-        )""",
+        ) WITHOUT ROWID""",
         """CREATE TABLE changes (
             hub INTEGER NOT NULL,
             revision INTEGER NOT NULL,
@@ -74,7 +73,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             value BLOB,
             cause BLOB,
             PRIMARY KEY (hub, revision, key)
-        )""",
+        ) WITHOUT ROWID""",
         "CREATE INDEX changes_by_key ON changes (hub, key, revision)",
     ),
 )
@@ -95,6 +94,7 @@ _UPSERT = f"""INSERT INTO entries (hub, {_ENTRY_COLUMNS}) VALUES (?,?,?,?,?,?,?,
     expires_ts = excluded.expires_ts, owner = excluded.owner,
     patch_bytes = excluded.patch_bytes"""
 _INSERT_CHANGE = f"INSERT INTO changes (hub, {_CHANGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+_HEAD = "SELECT coalesce(max(revision), 0) FROM changes WHERE hub = ?"
 _SYNC_LEVELS = {"normal": "NORMAL", "full": "FULL"}
 _BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
@@ -136,13 +136,13 @@ class SqliteBackend(Backend):
     # -- connections -------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
+        """A new connection; raises ``sqlite3.Error`` (busy while another opens the file)."""
+        conn = sqlite3.connect(self._path, timeout=0, isolation_level=None, check_same_thread=False)
         try:
-            conn = sqlite3.connect(
-                self._path, timeout=0, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as exc:
-            raise BackendError(f"cannot open SQLite file {self._path!r}: {exc}") from exc
-        conn.execute(f"PRAGMA synchronous={self._sync}")
+            conn.execute(f"PRAGMA synchronous={self._sync}")
+        except BaseException:
+            conn.close()
+            raise
         with self._all_lock:
             self._all.append(conn)
         return conn
@@ -168,10 +168,10 @@ class SqliteBackend(Backend):
         With ``write``, ``work`` runs inside ``BEGIN IMMEDIATE`` and is committed
         when it returns, rolled back when it raises.
         """
-        conn = self._connection()
         deadline = time.monotonic() + self._busy_timeout
         for _ in backoff(base=0.0005, cap=0.004, deadline=deadline):
             try:
+                conn = self._connection()
                 if not write:
                     return work(conn)
                 conn.execute("BEGIN IMMEDIATE")
@@ -208,8 +208,7 @@ class SqliteBackend(Backend):
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute(
-                "INSERT OR IGNORE INTO hubs (name, revision, created_ts) VALUES (?, 0, ?)",
-                (hub, time.time()),
+                "INSERT OR IGNORE INTO hubs (name, created_ts) VALUES (?, ?)", (hub, time.time())
             )
             hub_id: int = conn.execute("SELECT id FROM hubs WHERE name = ?", (hub,)).fetchone()[0]
             conn.execute("COMMIT")
@@ -248,35 +247,35 @@ class SqliteBackend(Backend):
                         stored.patch_bytes,
                     ),
                 )
-        conn.executemany(
-            _INSERT_CHANGE,
-            [
-                (
-                    hub,
-                    plan.revision,
-                    row.key,
-                    row.op,
-                    plan.agent,
-                    plan.timestamp,
-                    row.label,
-                    row.prev_version,
-                    row.version,
-                    row.patch,
-                    row.value,
-                    row.cause,
-                )
-                for row in plan.rows
-            ],
-        )
-        conn.execute("UPDATE hubs SET revision = ? WHERE id = ?", (plan.revision, hub))
+        changes = [
+            (
+                hub,
+                plan.revision,
+                row.key,
+                row.op,
+                plan.agent,
+                plan.timestamp,
+                row.label,
+                row.prev_version,
+                row.version,
+                row.patch,
+                row.value,
+                row.cause,
+            )
+            for row in plan.rows
+        ]
+        if len(changes) == 1:
+            conn.execute(_INSERT_CHANGE, changes[0])
+        else:
+            conn.executemany(_INSERT_CHANGE, changes)
 
     def commit(self, txn: Txn, max_bytes: int) -> CommitOutcome:
         """Apply ``txn`` inside ``BEGIN IMMEDIATE``."""
 
         def work(conn: sqlite3.Connection) -> CommitOutcome:
+            head: int = conn.execute(_HEAD, (self._hub,)).fetchone()[0]
             before = {key: self._load_in(conn, key) for key in txn.keys}
-            head = conn.execute("SELECT revision FROM hubs WHERE id = ?", (self._hub,)).fetchone()
-            plan = plan_commit(txn, before, head[0] + 1, time.time(), max_bytes)
+            plan = plan_commit(txn, before, head + 1, time.time(), max_bytes)
             if plan is not None:
                 self._write_plan(conn, plan)
             return plan, before
@@ -363,12 +362,9 @@ class SqliteBackend(Backend):
 
     def head(self) -> int:
         """The hub's current revision."""
-        row = self._run(
-            lambda conn: conn.execute(
-                "SELECT revision FROM hubs WHERE id = ?", (self._hub,)
-            ).fetchone(),
-            write=False,
-        )
+        # Every commit logs at least one change, and compaction keeps the newest,
+        # so the head is the log's largest revision: no counter row to rewrite.
+        row = self._run(lambda conn: conn.execute(_HEAD, (self._hub,)).fetchone(), write=False)
         revision: int = row[0]
         return revision
 

@@ -1,0 +1,67 @@
+"""The documentation runs: README code blocks and every docstring example."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import pkgutil
+import re
+import types
+from pathlib import Path
+
+import pytest
+
+import statehub
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _readme_blocks() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+    return [block for block in blocks if block.startswith("import statehub")]
+
+
+def _modules() -> list[str]:
+    return sorted(
+        info.name
+        for info in pkgutil.walk_packages(statehub.__path__, prefix="statehub.")
+        if not info.name.startswith("statehub.testing")
+    )
+
+
+def test_readme_has_runnable_examples() -> None:
+    assert _readme_blocks()
+
+
+@pytest.mark.parametrize("block", _readme_blocks())
+def test_readme_example_runs(
+    block: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "README.md", "exec"), {})
+    assert "draft" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", _modules())
+def test_docstring_examples_pass(name: str) -> None:
+    module = importlib.import_module(name)
+    failures, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert failures == 0
+
+
+def test_every_public_name_has_a_docstring() -> None:
+    missing = [
+        name for name in statehub.__all__ if not getattr(getattr(statehub, name), "__doc__", None)
+    ]
+    assert missing == []
+
+
+def test_all_is_sorted_and_lists_every_public_name() -> None:
+    assert list(statehub.__all__) == sorted(statehub.__all__)
+    public = {
+        name
+        for name, value in vars(statehub).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    assert public - {"annotations"} == set(statehub.__all__) - {"__version__", "reducers"}

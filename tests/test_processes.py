@@ -1,0 +1,210 @@
+"""Many OS processes on one SQLite file: no lost update, no lost merge, no lock error.
+
+Every child is a real process (``multiprocessing`` with the ``spawn`` context) that
+opens its own hub on the shared file, waits at a barrier so that all start at the
+same moment, does its writes, and reports back how many succeeded and the text of
+every exception it saw. Every wait has a timeout, so a hang fails the test instead
+of hanging CI.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import queue
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from multiprocessing.context import SpawnProcess
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+from typing import Any
+
+import statehub
+
+PROCESSES = 4
+INCREMENTS = 250
+MERGES = 100
+BARRIER_TIMEOUT = 60.0
+"""Seconds a child waits at the start barrier for the others (spawn + import is slow)."""
+RUN_TIMEOUT = 120.0
+"""Seconds the parent waits for all children's reports, and then for each to exit."""
+
+COUNTER_KEY = "global/counter"
+DOC_KEY = "global/doc"
+
+Report = tuple[int, int, list[str]]
+"""What a child sends back: (its index, writes that succeeded, every error it saw)."""
+
+Worker = Callable[[int, str, Barrier, "Queue[Report]"], None]
+
+_CTX = multiprocessing.get_context("spawn")
+
+
+def _describe(exc: BaseException) -> str:
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
+def _increment(value: Any) -> int:
+    return (value or 0) + 1
+
+
+def _counter_worker(index: int, url: str, barrier: Barrier, reports: Queue[Report]) -> None:
+    """Open the hub, wait for the others, then add 1 to the counter INCREMENTS times."""
+    done = 0
+    errors: list[str] = []
+    try:
+        with statehub.open(url) as hub:
+            agent = hub.agent(f"p{index}")
+            barrier.wait(BARRIER_TIMEOUT)
+            for _ in range(INCREMENTS):
+                try:
+                    agent.update(COUNTER_KEY, _increment)
+                    done += 1
+                except Exception as exc:
+                    errors.append(_describe(exc))
+    except BaseException as exc:
+        errors.append(_describe(exc))
+    reports.put((index, done, errors))
+
+
+def _merge_worker(index: int, url: str, barrier: Barrier, reports: Queue[Report]) -> None:
+    """Open the hub, wait for the others, then merge MERGES fields of its own into one key."""
+    done = 0
+    errors: list[str] = []
+    try:
+        with statehub.open(url) as hub:
+            agent = hub.agent(f"p{index}")
+            barrier.wait(BARRIER_TIMEOUT)
+            for n in range(MERGES):
+                try:
+                    agent.merge(DOC_KEY, {f"p{index}_{n}": n})
+                    done += 1
+                except Exception as exc:
+                    errors.append(_describe(exc))
+    except BaseException as exc:
+        errors.append(_describe(exc))
+    reports.put((index, done, errors))
+
+
+def _open_worker(index: int, url: str, barrier: Barrier, reports: Queue[Report]) -> None:
+    """Wait for the others, then open a hub on a file that may not exist yet, and write."""
+    done = 0
+    errors: list[str] = []
+    try:
+        barrier.wait(BARRIER_TIMEOUT)
+        with statehub.open(url) as hub:
+            hub.agent(f"p{index}").put(f"global/opened/p{index}", index)
+            done += 1
+    except BaseException as exc:
+        errors.append(_describe(exc))
+    reports.put((index, done, errors))
+
+
+def _run_processes(worker: Worker, url: str, count: int = PROCESSES) -> list[Report]:
+    """Start ``count`` spawned processes running ``worker`` together; their reports by index."""
+    barrier = _CTX.Barrier(count)
+    reports: Queue[Report] = _CTX.Queue()
+    processes: list[SpawnProcess] = [
+        _CTX.Process(target=worker, args=(i, url, barrier, reports), name=f"statehub-p{i}")
+        for i in range(count)
+    ]
+    for process in processes:
+        process.start()
+    received: list[Report] = []
+    try:
+        # Drain the queue before joining: a child cannot exit while its report is unsent.
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while len(received) < count and time.monotonic() < deadline:
+            try:
+                received.append(reports.get(timeout=0.5))
+            except queue.Empty:
+                if not any(process.is_alive() for process in processes):
+                    break  # every child is gone and nothing more is coming: fail fast
+        for process in processes:
+            process.join(timeout=RUN_TIMEOUT)
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=10)
+    exits = {process.name: process.exitcode for process in processes}
+    assert len(received) == count, f"only {len(received)} of {count} reports; exit codes {exits}"
+    assert all(code == 0 for code in exits.values()), f"exit codes {exits}"
+    return sorted(received)
+
+
+def _assert_no_errors(reports: Sequence[Report], writes_each: int) -> None:
+    errors = {index: errs for index, _, errs in reports if errs}
+    assert not errors, f"children saw exceptions: {errors}"
+    locked = [e for _, _, errs in reports for e in errs if "locked" in e.lower()]
+    assert not locked, f"'database is locked' reached a caller: {locked}"
+    assert [done for _, done, _ in reports] == [writes_each] * len(reports)
+
+
+def _fresh_hub_url(tmp_path: Path) -> str:
+    """The URL of a hub file that the parent has created (schema in place) and closed."""
+    path = tmp_path / "team.db"
+    url = f"sqlite:///{path}"
+    statehub.open(url).close()
+    return url
+
+
+def test_concurrent_updates_lose_no_increment(tmp_path: Path) -> None:
+    url = _fresh_hub_url(tmp_path)
+
+    reports = _run_processes(_counter_worker, url)
+
+    _assert_no_errors(reports, INCREMENTS)
+    total = PROCESSES * INCREMENTS
+    with statehub.open(url) as hub:
+        entry = hub.agent("checker").entry(COUNTER_KEY)
+        assert entry is not None
+        assert entry.value == total
+        assert entry.version == total
+        changes = hub.history(key=COUNTER_KEY)
+        assert hub.revision == total
+    assert len(changes) == total
+    assert [change.version for change in changes] == list(range(1, total + 1))
+    assert [change.prev_version for change in changes] == list(range(total))
+    revisions = [change.revision for change in changes]
+    assert all(a < b for a, b in itertools.pairwise(revisions))
+    assert {change.op for change in changes} == {"update"}
+    by_agent: dict[str, int] = {}
+    for change in changes:
+        by_agent[change.agent] = by_agent.get(change.agent, 0) + 1
+    assert by_agent == {f"p{i}": INCREMENTS for i in range(PROCESSES)}
+
+
+def test_concurrent_merges_lose_no_field(tmp_path: Path) -> None:
+    url = _fresh_hub_url(tmp_path)
+
+    reports = _run_processes(_merge_worker, url)
+
+    _assert_no_errors(reports, MERGES)
+    total = PROCESSES * MERGES
+    with statehub.open(url) as hub:
+        entry = hub.agent("checker").entry(DOC_KEY)
+        changes = hub.history(key=DOC_KEY)
+    assert entry is not None
+    expected = {f"p{i}_{n}": n for i in range(PROCESSES) for n in range(MERGES)}
+    assert entry.value == expected
+    assert len(entry.value) == total
+    assert entry.version == total
+    assert [change.version for change in changes] == list(range(1, total + 1))
+    revisions = [change.revision for change in changes]
+    assert all(a < b for a, b in itertools.pairwise(revisions))
+
+
+def test_concurrent_open_of_a_new_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+
+    reports = _run_processes(_open_worker, url)
+
+    _assert_no_errors(reports, 1)
+    with statehub.open(url) as hub:
+        assert hub.agent("checker").scan("global/opened/") == {
+            f"global/opened/p{i}": i for i in range(PROCESSES)
+        }
+        assert hub.revision == PROCESSES
