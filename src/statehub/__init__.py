@@ -8,23 +8,30 @@
 """
 
 from statehub import reducers
+from statehub.diff import Diff, KeyChange
 from statehub.errors import (
     AccessDenied,
     BackendBusy,
     BackendError,
+    CompactedError,
     ConflictError,
     HubClosed,
     InvalidArgument,
     InvalidKey,
     InvalidValue,
+    LockedError,
     PatchError,
     ReducerError,
+    StaleFenceError,
     StatehubError,
+    UnknownCheckpoint,
     UnknownReducer,
     ValueTooLarge,
 )
 from statehub.hub import Agent, Hub, Transaction, open
-from statehub.model import Change, Entry
+from statehub.lease import Lease
+from statehub.locks import LockState
+from statehub.model import Change, Checkpoint, Entry
 
 __all__ = [
     "AccessDenied",
@@ -32,17 +39,26 @@ __all__ = [
     "BackendBusy",
     "BackendError",
     "Change",
+    "Checkpoint",
+    "CompactedError",
     "ConflictError",
+    "Diff",
     "Entry",
     "Hub",
     "HubClosed",
     "InvalidArgument",
     "InvalidKey",
     "InvalidValue",
+    "KeyChange",
+    "Lease",
+    "LockState",
+    "LockedError",
     "PatchError",
     "ReducerError",
+    "StaleFenceError",
     "StatehubError",
     "Transaction",
+    "UnknownCheckpoint",
     "UnknownReducer",
     "ValueTooLarge",
     "__version__",

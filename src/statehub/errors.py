@@ -9,6 +9,10 @@
     ├── InvalidValue           (also TypeError) a value that is not JSON: key, path, type
     ├── InvalidArgument        (also ValueError) any other argument of wrong type or range
     │   └── ValueTooLarge      an encoded value over the hub's limit: key, size, limit
+    ├── LockedError            the key is locked by another agent: key, holder, expires_at
+    ├── StaleFenceError        a fence older than the key's lock: key, fence, current
+    ├── CompactedError         (also LookupError) a revision dropped by compaction: oldest available
+    ├── UnknownCheckpoint      (also LookupError) no checkpoint by that name
     ├── UnknownReducer         (also LookupError) dispatch to a key with no reducer
     ├── ReducerError           a reducer raised or returned a non-JSON value
     ├── PatchError             (also ValueError) a JSON Patch that does not apply
@@ -22,18 +26,24 @@ translate them at the boundary, keeping the original as ``__cause__``.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 __all__ = [
     "AccessDenied",
     "BackendBusy",
     "BackendError",
+    "CompactedError",
     "ConflictError",
     "HubClosed",
     "InvalidArgument",
     "InvalidKey",
     "InvalidValue",
+    "LockedError",
     "PatchError",
     "ReducerError",
+    "StaleFenceError",
     "StatehubError",
+    "UnknownCheckpoint",
     "UnknownReducer",
     "ValueTooLarge",
 ]
@@ -130,6 +140,68 @@ class ValueTooLarge(InvalidArgument):
         super().__init__(
             f"value for {key!r} is {size} bytes encoded, over the limit of {limit} bytes"
         )
+
+
+class LockedError(StatehubError):
+    """The key is locked by another agent's lease; nothing was written.
+
+    Attributes:
+        key: the locked key.
+        holder: the agent holding the lock.
+        expires_at: when the lease ends unless renewed (aware UTC datetime).
+    """
+
+    def __init__(self, key: str, holder: str, expires_ts: float) -> None:
+        self.key = key
+        self.holder = holder
+        self.expires_ts = expires_ts
+        self.expires_at = datetime.fromtimestamp(expires_ts, UTC)
+        until = self.expires_at.isoformat(timespec="milliseconds")
+        super().__init__(f"{key!r} is locked by {holder!r} until {until}")
+
+
+class StaleFenceError(StatehubError):
+    """A write or lease call carried a fence that is no longer the key's current lock.
+
+    The lease it came from expired and was taken over (or was released): the writer
+    must not assume it still holds the lock. Nothing was written.
+
+    Attributes:
+        key: the key.
+        fence: the fence the caller carried.
+        current: the fence of the key's current lock, or ``None`` if it has none.
+    """
+
+    def __init__(self, key: str, fence: int, current: int | None) -> None:
+        self.key = key
+        self.fence = fence
+        self.current = current
+        now = "no lock" if current is None else f"the current lock's fence is {current}"
+        super().__init__(f"stale fence {fence} for {key!r}: {now}")
+
+
+class CompactedError(StatehubError, LookupError):
+    """The revision asked for was dropped by compaction.
+
+    Attributes:
+        revision: the revision asked for.
+        oldest: the oldest revision still readable (checkpoints excepted).
+    """
+
+    def __init__(self, revision: int, oldest: int) -> None:
+        self.revision = revision
+        self.oldest = oldest
+        super().__init__(
+            f"revision {revision} was compacted away; the oldest available is {oldest}"
+        )
+
+
+class UnknownCheckpoint(StatehubError, LookupError):
+    """No checkpoint has that name."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"no checkpoint named {name!r}")
 
 
 class UnknownReducer(StatehubError, LookupError):

@@ -17,26 +17,44 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any
 
+from statehub import timetravel
 from statehub.backends.base import Backend
 from statehub.backends.memory import MemoryBackend
 from statehub.backends.sqlite import SqliteBackend
-from statehub.codec import DEFAULT_MAX_VALUE_BYTES, decode, encode
+from statehub.codec import DEFAULT_MAX_VALUE_BYTES, decode, encode, encode_meta
+from statehub.diff import Diff, diff_snapshots
 from statehub.errors import (
     ConflictError,
     HubClosed,
     InvalidArgument,
+    LockedError,
     UnknownReducer,
 )
 from statehub.history import ChangeQuery, value_from_chain
 from statehub.keys import check_access, validate_agent_name, validate_key, validate_prefix
-from statehub.model import Change, Entry
+from statehub.lease import Lease
+from statehub.locks import LOCK_SCOPE, LockState, lock_key
+from statehub.model import Change, Checkpoint, Entry
 from statehub.reducers import BUILTINS, Reducer, builtin_name
 from statehub.retry import backoff
-from statehub.txn import DELETE, DISPATCH, MERGE, PUT, Op, Txn
+from statehub.txn import (
+    DELETE,
+    DISPATCH,
+    LOCK,
+    MERGE,
+    PUT,
+    RENEW,
+    UNLOCK,
+    Op,
+    Stored,
+    Txn,
+    is_expired,
+)
 from statehub.url import DEFAULT_URL, HubURL, parse_url
 
 __all__ = ["DEFAULT_UPDATE_RETRIES", "Agent", "Hub", "Transaction", "open"]
@@ -181,6 +199,83 @@ class Hub:
         """
         return self._history(key, prefix, agent, since, until, limit, visible_to=None)
 
+    def checkpoints(self) -> list[Checkpoint]:
+        """Every checkpoint, oldest first: name, revision, agent, time."""
+        return timetravel.checkpoints(self.backend)
+
+    def locks(self) -> list[LockState]:
+        """Every lock still held (not expired): key, holder, fence, expiry."""
+        now = time.time()
+        found = (
+            LockState.decode(row.key.removeprefix(LOCK_SCOPE), row.data)
+            for row in self.backend.scan(LOCK_SCOPE, None)
+        )
+        return [lock for lock in found if lock is not None and lock.active(now)]
+
+    def diff(self, a: int | str, b: int | str = "head", *, prefix: str = "") -> Diff:
+        """What changed between revisions (or checkpoints) ``a`` and ``b``, every key.
+
+        >>> import statehub
+        >>> hub = statehub.open("memory://")
+        >>> agent = hub.agent("writer")
+        >>> _ = agent.put("global/doc", {"title": "Draft"})
+        >>> _ = agent.checkpoint("before-edit")
+        >>> _ = agent.put("global/doc", {"title": "Final"})
+        >>> hub.diff("before-edit", "head").render()
+        ['~ global/doc', '    ~ /title → "Final"']
+        """
+        return self._diff(a, b, validate_prefix(prefix), None)
+
+    def _diff(self, a: int | str, b: int | str, prefix: str, visible_to: str | None) -> Diff:
+        backend = self.backend
+        first, second = timetravel.resolve(backend, a), timetravel.resolve(backend, b)
+        old = timetravel.snapshot_at(backend, prefix, first, visible_to)
+        new = timetravel.snapshot_at(backend, prefix, second, visible_to)
+        return diff_snapshots(first, old, second, new, prefix)
+
+    def watch(
+        self, prefix: str = "", *, since: int | None = None, timeout: float | None = None
+    ) -> Iterator[Change]:
+        """Yield each change under ``prefix`` after revision ``since``, as it is committed.
+
+        See :meth:`Agent.watch`; this one sees every key, statehub's own included.
+        """
+        query = self._change_query(None, validate_prefix(prefix), None, since, None, None, None)
+        return timetravel.watch(self.backend, query, timeout)
+
+    def wait_for(self, revision: int, timeout: float | None = None) -> bool:
+        """Block until the head reaches ``revision``; ``False`` if ``timeout`` passed first."""
+        wanted = _check_int("revision", revision)
+        deadline = (
+            None if timeout is None else time.monotonic() + _check_seconds("timeout", timeout)
+        )
+        while True:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if self.backend.wait(wanted - 1, remaining) >= wanted:
+                return True
+            if remaining is not None and remaining <= 0:
+                return False
+
+    def _change_query(
+        self,
+        key: str | None,
+        prefix: str | None,
+        agent: str | None,
+        since: int | None,
+        until: int | None,
+        limit: int | None,
+        visible_to: str | None,
+    ) -> ChangeQuery:
+        return ChangeQuery(
+            key=None if key is None else validate_key(key, reserved=visible_to is None),
+            prefix=None if prefix is None else validate_prefix(prefix),
+            agent=None if agent is None else validate_agent_name(agent),
+            since=None if since is None else _check_int("since", since),
+            until=None if until is None else _check_int("until", until),
+            limit=None if limit is None else _check_int("limit", limit),
+            visible_to=visible_to,
+        )
+
     def _history(
         self,
         key: str | None,
@@ -192,15 +287,7 @@ class Hub:
         *,
         visible_to: str | None,
     ) -> list[Change]:
-        query = ChangeQuery(
-            key=None if key is None else validate_key(key, reserved=visible_to is None),
-            prefix=None if prefix is None else validate_prefix(prefix),
-            agent=None if agent is None else validate_agent_name(agent),
-            since=None if since is None else _check_int("since", since),
-            until=None if until is None else _check_int("until", until),
-            limit=None if limit is None else _check_int("limit", limit),
-            visible_to=visible_to,
-        )
+        query = self._change_query(key, prefix, agent, since, until, limit, visible_to)
         return self.backend.changes(query)
 
     def close(self) -> None:
@@ -245,21 +332,47 @@ class _Writes:
         return _checked_key(self.agent, key)
 
     def put(
-        self, key: str, value: Any, owner: bool | None, label: str | None, logged_as: str | None
+        self,
+        key: str,
+        value: Any,
+        owner: bool | None,
+        label: str | None,
+        ttl: float | None,
+        logged_as: str | None = None,
     ) -> Op:
         if owner is not None and not isinstance(owner, bool):
             raise InvalidArgument(f"owner must be True, False or None, not {owner!r}")
         self.key(key)
         data = encode(key, value, self.hub.max_value_bytes)
-        return Op(PUT, key, data, label=_check_label(label), owner=owner, logged_as=logged_as)
+        return Op(
+            PUT,
+            key,
+            data,
+            label=_check_label(label),
+            owner=owner,
+            logged_as=logged_as,
+            ttl=_check_ttl(ttl),
+        )
 
-    def merge(self, key: str, patch: Any, label: str | None) -> Op:
+    def merge(self, key: str, patch: Any, label: str | None, ttl: float | None) -> Op:
         self.key(key)
         operand = decode(encode(key, patch, self.hub.max_value_bytes))
-        return Op(MERGE, key, operand=operand, cause={"patch": operand}, label=_check_label(label))
+        return Op(
+            MERGE,
+            key,
+            operand=operand,
+            cause={"patch": operand},
+            label=_check_label(label),
+            ttl=_check_ttl(ttl),
+        )
 
     def dispatch(
-        self, key: str, action: Any, reducer: Reducer | str | None, label: str | None
+        self,
+        key: str,
+        action: Any,
+        reducer: Reducer | str | None,
+        label: str | None,
+        ttl: float | None,
     ) -> Op:
         self.key(key)
         if reducer is None:
@@ -285,6 +398,7 @@ class _Writes:
             reducer=function,
             cause={"reducer": name, "action": operand},
             label=tag,
+            ttl=_check_ttl(ttl),
         )
 
     def delete(self, key: str, label: str | None) -> Op:
@@ -295,6 +409,26 @@ def _expect(key: str, expect_version: int | None) -> dict[str, int]:
     if expect_version is None:
         return {}
     return {key: _check_int("expect_version", expect_version)}
+
+
+def _fences(key: str, fence: int | None) -> dict[str, int]:
+    if fence is None:
+        return {}
+    return {key: _check_int("fence", fence, minimum=1)}
+
+
+def _check_seconds(name: str, seconds: object) -> float:
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+        raise InvalidArgument(f"{name} must be a number of seconds >= 0, not {seconds!r}")
+    return float(seconds)
+
+
+def _check_ttl(ttl: object) -> float | None:
+    if ttl is None:
+        return None
+    if not isinstance(ttl, int | float) or isinstance(ttl, bool) or not 0 < ttl < 10**9:
+        raise InvalidArgument(f"ttl must be a positive number of seconds, not {ttl!r}")
+    return float(ttl)
 
 
 class Agent:
@@ -314,16 +448,17 @@ class Agent:
 
     # -- writes ------------------------------------------------------------------
 
-    def _commit_one(self, op: Op, expect: dict[str, int]) -> Entry | None:
+    def _commit_one(self, op: Op, expect: dict[str, int], fence: int | None = None) -> Entry | None:
         hub = self.hub
-        plan, before = hub.backend.commit(Txn(self.name, (op,), expect), hub.max_value_bytes)
+        txn = Txn(self.name, (op,), expect, fences=_fences(op.key, fence))
+        plan, before = hub.backend.commit(txn, hub.max_value_bytes)
         previous = before[op.key]
         if plan is None:
             return previous.to_entry() if previous is not None else None
         return plan.entry(op.key, previous)
 
-    def _commit_entry(self, op: Op, expect: dict[str, int]) -> Entry:
-        entry = self._commit_one(op, expect)
+    def _commit_entry(self, op: Op, expect: dict[str, int], fence: int | None = None) -> Entry:
+        entry = self._commit_one(op, expect, fence)
         assert entry is not None  # every op but delete leaves the key present
         return entry
 
@@ -334,6 +469,8 @@ class Agent:
         *,
         expect_version: int | None = None,
         owner: bool | None = None,
+        ttl: float | None = None,
+        fence: int | None = None,
         label: str | None = None,
     ) -> Entry:
         """Write ``value`` to ``key``: last write wins, unless ``expect_version`` is given.
@@ -345,6 +482,10 @@ class Agent:
                 does not exist), else raise :class:`ConflictError`.
             owner: ``True`` makes this agent the key's owner (only it may write the key
                 from then on); ``False`` gives ownership up; ``None`` keeps it as is.
+            ttl: seconds until the key expires (reads as absent, then is removed by a
+                logged ``expire`` change); without it the key never expires.
+            fence: the fencing token of this agent's lease on the key (``lock``): the
+                write is refused with ``StaleFenceError`` if the lease was lost.
             label: a short tag recorded in the history.
 
         Returns:
@@ -363,8 +504,8 @@ class Agent:
         >>> writer.put("global/doc", "final", expect_version=1).replaced.value
         'draft'
         """
-        op = self._writes.put(key, value, owner, label, None)
-        return self._commit_entry(op, _expect(key, expect_version))
+        op = self._writes.put(key, value, owner, label, ttl)
+        return self._commit_entry(op, _expect(key, expect_version), fence)
 
     def merge(
         self,
@@ -372,6 +513,8 @@ class Agent:
         patch: Any,
         *,
         expect_version: int | None = None,
+        ttl: float | None = None,
+        fence: int | None = None,
         label: str | None = None,
     ) -> Entry:
         """Apply an RFC 7396 JSON Merge Patch to ``key``'s value, inside the commit.
@@ -385,8 +528,8 @@ class Agent:
         >>> hub.agent("writer").merge("global/report", {"draft": "Written"}).value
         {'research': 'done', 'draft': 'Written'}
         """
-        op = self._writes.merge(key, patch, label)
-        return self._commit_entry(op, _expect(key, expect_version))
+        op = self._writes.merge(key, patch, label, ttl)
+        return self._commit_entry(op, _expect(key, expect_version), fence)
 
     def dispatch(
         self,
@@ -394,6 +537,8 @@ class Agent:
         action: Any,
         *,
         reducer: Reducer | str | None = None,
+        ttl: float | None = None,
+        fence: int | None = None,
         label: str | None = None,
     ) -> Entry:
         """Apply a reducer ``(state, action) -> state`` to ``key``, inside the commit.
@@ -403,6 +548,8 @@ class Agent:
             action: any JSON value; a dict's ``"type"`` becomes the change's label.
             reducer: ``None`` for the one registered on the key, a built-in's name
                 (``"append"``), or a function.
+            ttl: seconds until the key expires (see :meth:`put`); kept as is if omitted.
+            fence: the fencing token of this agent's lease on the key (see :meth:`put`).
             label: a tag for the history, instead of the action's type.
 
         Raises:
@@ -415,15 +562,20 @@ class Agent:
         >>> agent.dispatch("global/log", "started", reducer="append").value
         ['started']
         """
-        op = self._writes.dispatch(key, action, reducer, label)
-        return self._commit_entry(op, {})
+        op = self._writes.dispatch(key, action, reducer, label, ttl)
+        return self._commit_entry(op, {}, fence)
 
     def delete(
-        self, key: str, *, expect_version: int | None = None, label: str | None = None
+        self,
+        key: str,
+        *,
+        expect_version: int | None = None,
+        fence: int | None = None,
+        label: str | None = None,
     ) -> Entry | None:
         """Delete ``key``; returns the entry deleted, or ``None`` if it did not exist."""
         op = self._writes.delete(key, label)
-        return self._commit_one(op, _expect(key, expect_version))
+        return self._commit_one(op, _expect(key, expect_version), fence)
 
     def update(
         self,
@@ -454,7 +606,7 @@ class Agent:
         for _ in backoff(base=0.001, cap=0.05, attempts=retries):
             current = self.entry(key)
             value = fn(default if current is None else current.value)
-            op = self._writes.put(key, value, None, label, "update")
+            op = self._writes.put(key, value, None, label, None, "update")
             try:
                 return self._commit_entry(op, {key: 0 if current is None else current.version})
             except ConflictError as exc:
@@ -479,19 +631,30 @@ class Agent:
 
     # -- reads -------------------------------------------------------------------
 
-    def entry(self, key: str) -> Entry | None:
-        """The current entry of ``key`` (value and metadata), or ``None``."""
+    def _current(self, key: str) -> Stored | None:
         self._writes.key(key)
         stored = self.hub.backend.load(key)
+        return None if is_expired(stored, time.time()) else stored
+
+    def _prefix(self, prefix: str) -> str:
+        validate_prefix(prefix)
+        if prefix.startswith("agent/") and prefix.count("/") >= 2:
+            check_access(self.name, prefix)
+        return prefix
+
+    def entry(self, key: str) -> Entry | None:
+        """The current entry of ``key`` (value and metadata), or ``None``."""
+        stored = self._current(key)
         return None if stored is None else stored.to_entry()
 
-    def get(self, key: str, default: Any = None, *, at: int | None = None) -> Any:
+    def get(self, key: str, default: Any = None, *, at: int | str | None = None) -> Any:
         """The value of ``key`` (a copy), or ``default`` if it does not exist.
 
         Args:
             key: the key.
             default: returned when the key does not exist (at that revision).
-            at: read the value as it was at this revision (time travel).
+            at: read the value as it was at this revision, or at this checkpoint
+                (by name): time travel.
 
         >>> import statehub
         >>> agent = statehub.open("memory://").agent("a")
@@ -499,27 +662,30 @@ class Agent:
         >>> agent.get("global/doc"), agent.get("global/doc", at=1)
         ('v2', 'v1')
         """
-        self._writes.key(key)
         if at is None:
-            stored = self.hub.backend.load(key)
+            stored = self._current(key)
             return default if stored is None else decode(stored.data)
-        revision = _check_int("at", at)
-        head = self.hub.backend.head()
-        if revision > head:
-            raise InvalidArgument(f"at={revision} is after the head revision {head}")
+        self._writes.key(key)
+        revision = timetravel.resolve(self.hub.backend, at)
         found, value = value_from_chain(self.hub.backend.chain(key, revision))
         return value if found else default
 
-    def scan(self, prefix: str = "") -> dict[str, Any]:
-        """A snapshot of every key under ``prefix`` this agent may see: key -> value."""
-        return {entry.key: entry.value for entry in self.entries(prefix)}
+    def scan(self, prefix: str = "", *, at: int | str | None = None) -> dict[str, Any]:
+        """A snapshot of every key under ``prefix`` this agent may see: key -> value.
+
+        With ``at`` (a revision or checkpoint name), the snapshot as of then.
+        """
+        backend = self.hub.backend
+        if at is None:
+            return timetravel.snapshot(backend, self._prefix(prefix), self.name)
+        revision = timetravel.resolve(backend, at)
+        return timetravel.snapshot_at(backend, self._prefix(prefix), revision, self.name)
 
     def entries(self, prefix: str = "") -> list[Entry]:
         """Like :meth:`scan`, but whole entries, in key order."""
-        validate_prefix(prefix)
-        if prefix.startswith("agent/") and prefix.count("/") >= 2:
-            check_access(self.name, prefix)
-        return [stored.to_entry() for stored in self.hub.backend.scan(prefix, self.name)]
+        now = time.time()
+        rows = self.hub.backend.scan(self._prefix(prefix), self.name)
+        return [row.to_entry() for row in rows if not is_expired(row, now)]
 
     def history(
         self,
@@ -533,9 +699,140 @@ class Agent:
         """The audit log as this agent may see it (no other agent's private keys)."""
         if key is not None:
             self._writes.key(key)
-        if prefix is not None and prefix.startswith("agent/") and prefix.count("/") >= 2:
-            check_access(self.name, prefix)
+        if prefix is not None:
+            self._prefix(prefix)
         return self.hub._history(key, prefix, agent, since, until, limit, visible_to=self.name)
+
+    def watch(
+        self, prefix: str = "", *, since: int | None = None, timeout: float | None = None
+    ) -> Iterator[Change]:
+        """Yield each change under ``prefix`` after revision ``since``, as it is committed.
+
+        Gap-free and in revision order, across processes; resumable from any
+        revision. Without ``since``, starts at the head. Ends after ``timeout``
+        seconds without a change (never, with ``None``). Only keys this agent may see.
+        """
+        query = self.hub._change_query(
+            None, self._prefix(prefix), None, since, None, None, self.name
+        )
+        return timetravel.watch(self.hub.backend, query, timeout)
+
+    def wait_for(self, revision: int, timeout: float | None = None) -> bool:
+        """Block until the hub's head reaches ``revision`` (read-after-write across agents).
+
+        Returns ``True`` once it has, ``False`` if ``timeout`` seconds passed first.
+        """
+        return self.hub.wait_for(revision, timeout)
+
+    # -- locks, checkpoints, rollback --------------------------------------------
+
+    def lock(self, key: str, ttl: float = 30.0, *, wait: float | None = None) -> Lease:
+        """Take a lease on ``key``: until it ends, only this agent may write the key.
+
+        Args:
+            key: the key to lock (it need not exist).
+            ttl: seconds until the lease ends by itself, unless renewed.
+            wait: seconds to keep trying while another agent holds the lock
+                (default: fail at once).
+
+        Returns:
+            The lease; its ``fence`` guards later writes (``put(..., fence=...)``).
+
+        Raises:
+            LockedError: held by another agent (after ``wait``), with holder and expiry.
+        """
+        self._writes.key(key)
+        lease_ttl = _check_ttl(ttl)
+        deadline = None if wait is None else time.monotonic() + _check_seconds("wait", wait)
+        locked: LockedError | None = None
+        attempts = None if deadline is not None else 1
+        for _ in backoff(base=0.005, cap=0.1, deadline=deadline, attempts=attempts):
+            try:
+                stored = self._lease_op(Op(LOCK, lock_key(key), ttl=lease_ttl))
+            except LockedError as exc:
+                locked = exc
+                continue
+            assert stored is not None
+            state = LockState.decode(key, stored.data)
+            assert state is not None
+            return Lease(self, key, state.fence, state.expires_ts)
+        assert locked is not None
+        raise locked
+
+    def _lease_op(self, op: Op) -> Stored | None:
+        plan, _ = self.hub.backend.commit(Txn(self.name, (op,)), self.hub.max_value_bytes)
+        assert plan is not None
+        return plan.writes[op.key]
+
+    def _renew(self, key: str, fence: int, ttl: float) -> float:
+        stored = self._lease_op(Op(RENEW, lock_key(key), ttl=_check_ttl(ttl), fence=fence))
+        state = LockState.decode(key, stored.data if stored is not None else None)
+        assert state is not None
+        return state.expires_ts
+
+    def _unlock(self, key: str, fence: int) -> None:
+        self._lease_op(Op(UNLOCK, lock_key(key), fence=fence))
+
+    def checkpoint(self, name: str) -> Checkpoint:
+        """Name the current revision, so it can be read, diffed and rolled back to.
+
+        Costs O(1): one small row, whatever the size of the hub.
+
+        Raises:
+            InvalidArgument: a checkpoint of that name exists already.
+        """
+        key = timetravel.checkpoint_key(name)
+        op = Op(PUT, key, encode_meta({}), logged_as="checkpoint", label=name)
+        try:
+            plan, _ = self.hub.backend.commit(
+                Txn(self.name, (op,), {key: 0}), self.hub.max_value_bytes
+            )
+        except ConflictError:
+            raise InvalidArgument(f"a checkpoint named {name!r} exists already") from None
+        assert plan is not None
+        return Checkpoint(name, plan.revision, self.name, plan.timestamp)
+
+    def rollback(self, to: int | str, *, prefix: str = "") -> int | None:
+        """Restore every key under ``prefix`` to its value at ``to``, in one new commit.
+
+        Keys created since are deleted, changed ones restored; history is kept (the
+        rollback is a change like any other). All or nothing: if a key is locked or
+        owned by another agent, or changes while the rollback is prepared, it raises
+        and writes nothing.
+
+        Returns:
+            The rollback's revision, or ``None`` if nothing differed.
+        """
+        backend = self.hub.backend
+        revision = timetravel.resolve(backend, to)
+        now = time.time()
+        rows = backend.scan(self._prefix(prefix), self.name)
+        current = {row.key: row for row in rows if not is_expired(row, now)}
+        past = timetravel.snapshot_at(backend, prefix, revision, self.name)
+        present = {key: decode(row.data) for key, row in current.items()}
+        diff = diff_snapshots(revision, past, backend.head(), present, prefix)
+        cause = {"rollback": to, "revision": revision}
+        ops: list[Op] = []
+        for key in sorted({*diff.added, *diff.removed, *diff.changed}):
+            if key in diff.added:
+                ops.append(Op(DELETE, key, logged_as="rollback", cause=cause))
+            else:
+                old = diff.removed[key] if key in diff.removed else diff.changed[key].old
+                data = encode(key, old, self.hub.max_value_bytes)
+                ops.append(Op(PUT, key, data, logged_as="rollback", cause=cause))
+        if not ops:
+            return None
+        expect = {op.key: current[op.key].version if op.key in current else 0 for op in ops}
+        label = to if isinstance(to, str) else f"revision {to}"
+        plan, _ = backend.commit(
+            Txn(self.name, tuple(ops), expect, label=f"rollback to {label}"),
+            self.hub.max_value_bytes,
+        )
+        return None if plan is None else plan.revision
+
+    def diff(self, a: int | str, b: int | str = "head", *, prefix: str = "") -> Diff:
+        """What changed between revisions (or checkpoints) ``a`` and ``b`` under ``prefix``."""
+        return self.hub._diff(a, b, self._prefix(prefix), self.name)
 
 
 class Transaction:
@@ -558,6 +855,7 @@ class Transaction:
         self._writes = agent._writes
         self._ops: list[Op] = []
         self._expect: dict[str, int] = {}
+        self._fences: dict[str, int] = {}
         self.revision: int | None = None
         self.entries: dict[str, Entry | None] = {}
 
@@ -567,9 +865,10 @@ class Transaction:
             raise ConflictError(key, known, version, "read twice at different versions")
         self._expect[key] = version
 
-    def _add(self, op: Op, expect_version: int | None) -> None:
+    def _add(self, op: Op, expect_version: int | None, fence: int | None = None) -> None:
         for key, version in _expect(op.key, expect_version).items():
             self._require(key, version)
+        self._fences.update(_fences(op.key, fence))
         self._ops.append(op)
 
     def put(
@@ -579,16 +878,25 @@ class Transaction:
         *,
         expect_version: int | None = None,
         owner: bool | None = None,
+        ttl: float | None = None,
+        fence: int | None = None,
         label: str | None = None,
     ) -> None:
         """Buffer a put (see :meth:`Agent.put`)."""
-        self._add(self._writes.put(key, value, owner, label, None), expect_version)
+        self._add(self._writes.put(key, value, owner, label, ttl), expect_version, fence)
 
     def merge(
-        self, key: str, patch: Any, *, expect_version: int | None = None, label: str | None = None
+        self,
+        key: str,
+        patch: Any,
+        *,
+        expect_version: int | None = None,
+        ttl: float | None = None,
+        fence: int | None = None,
+        label: str | None = None,
     ) -> None:
         """Buffer a JSON Merge Patch (see :meth:`Agent.merge`)."""
-        self._add(self._writes.merge(key, patch, label), expect_version)
+        self._add(self._writes.merge(key, patch, label, ttl), expect_version, fence)
 
     def dispatch(
         self,
@@ -596,16 +904,23 @@ class Transaction:
         action: Any,
         *,
         reducer: Reducer | str | None = None,
+        ttl: float | None = None,
+        fence: int | None = None,
         label: str | None = None,
     ) -> None:
         """Buffer a reducer dispatch (see :meth:`Agent.dispatch`)."""
-        self._add(self._writes.dispatch(key, action, reducer, label), None)
+        self._add(self._writes.dispatch(key, action, reducer, label, ttl), None, fence)
 
     def delete(
-        self, key: str, *, expect_version: int | None = None, label: str | None = None
+        self,
+        key: str,
+        *,
+        expect_version: int | None = None,
+        fence: int | None = None,
+        label: str | None = None,
     ) -> None:
         """Buffer a delete (see :meth:`Agent.delete`)."""
-        self._add(self._writes.delete(key, label), expect_version)
+        self._add(self._writes.delete(key, label), expect_version, fence)
 
     def get(self, key: str, default: Any = _MISSING) -> Any:
         """Read committed state, and make the commit conditional on it staying so."""
@@ -618,8 +933,10 @@ class Transaction:
     def commit(self) -> int | None:
         """Commit the buffered writes now (the ``with`` block does this for you)."""
         hub = self.agent.hub
-        txn = Txn(self.agent.name, tuple(self._ops), dict(self._expect), self.label)
-        self._ops, self._expect = [], {}
+        txn = Txn(
+            self.agent.name, tuple(self._ops), dict(self._expect), self.label, dict(self._fences)
+        )
+        self._ops, self._expect, self._fences = [], {}, {}
         plan, before = hub.backend.commit(txn, hub.max_value_bytes)
         if plan is not None:
             self.revision = plan.revision

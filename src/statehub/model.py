@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["Change", "Entry"]
+__all__ = ["Change", "Checkpoint", "Entry"]
 
 
 def _utc(timestamp: float | None) -> datetime | None:
@@ -106,4 +106,26 @@ class Change:
     @property
     def time(self) -> datetime:
         """When the change was committed, as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.timestamp, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A name for a revision, made with ``agent.checkpoint(name)``.
+
+    Attributes:
+        name: the checkpoint's name.
+        revision: the revision it names.
+        agent: the agent that made it.
+        timestamp: when, seconds since the epoch (see ``time``).
+    """
+
+    name: str
+    revision: int
+    agent: str
+    timestamp: float
+
+    @property
+    def time(self) -> datetime:
+        """When the checkpoint was made, as an aware UTC datetime."""
         return datetime.fromtimestamp(self.timestamp, UTC)

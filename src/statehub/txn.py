@@ -14,22 +14,39 @@ reading the past replays patches without any user code.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from statehub.codec import decode, encode, encode_meta
-from statehub.errors import AccessDenied, ConflictError, InvalidValue, ReducerError
+from statehub.errors import (
+    AccessDenied,
+    ConflictError,
+    InvalidValue,
+    LockedError,
+    ReducerError,
+    StaleFenceError,
+)
+from statehub.locks import LockState, check_write, lock_key
 from statehub.merge import merge_patch
 from statehub.model import Entry
 from statehub.patch import make_patch
 
-__all__ = ["LogRow", "Op", "Plan", "Stored", "Txn", "plan_commit"]
+__all__ = ["LogRow", "Op", "Plan", "Stored", "Txn", "is_expired", "plan_commit", "plan_with_expiry"]
 
 PUT = "put"
 DELETE = "delete"
 MERGE = "merge"
 DISPATCH = "dispatch"
+LOCK = "lock"
+RENEW = "renew"
+UNLOCK = "unlock"
+EXPIRE = "expire"
+USER_WRITES = frozenset({PUT, DELETE, MERGE, DISPATCH})
+"""Op kinds that write a user key, and so must respect the key's lock."""
+
+SYSTEM_AGENT = "_statehub"
+"""The agent statehub's own changes (expiry) are attributed to: no user can take the name."""
 
 _CONTAINER_STARTS = (ord("{"), ord("["))
 
@@ -51,6 +68,9 @@ class Op:
         label: a short tag for the log.
         owner: ``True`` takes ownership of the key, ``False`` gives it up, ``None`` keeps it.
         logged_as: the op name written to the log, when it is not ``kind`` (``update``).
+        ttl: seconds until the key expires (``put``: none if not given; other ops keep
+            the key's expiry unless given); for ``lock`` and ``renew``, the lease.
+        fence: for ``renew`` and ``unlock``, the lease's fence.
     """
 
     kind: str
@@ -62,6 +82,8 @@ class Op:
     label: str | None = None
     owner: bool | None = None
     logged_as: str | None = None
+    ttl: float | None = None
+    fence: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,19 +95,24 @@ class Txn:
         ops: the ops, applied in order (several may touch one key).
         expect: key -> the version it must have (0: absent) for the commit to go on.
         label: a tag for every change of the commit, unless an op has its own.
+        fences: key -> the fence the writer carries for it (see :mod:`statehub.locks`).
     """
 
     agent: str
     ops: tuple[Op, ...]
     expect: Mapping[str, int] = field(default_factory=dict)
     label: str | None = None
+    fences: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def keys(self) -> list[str]:
-        """Every key the commit reads or writes, each once, in first-use order."""
-        if len(self.ops) == 1 and not self.expect:
-            return [self.ops[0].key]
-        return list(dict.fromkeys([*self.expect, *(op.key for op in self.ops)]))
+        """Every row the commit reads: its keys and their lock rows, each once."""
+        keys = dict.fromkeys(self.expect)
+        for op in self.ops:
+            keys[op.key] = None
+            if op.kind in USER_WRITES:
+                keys[lock_key(op.key)] = None
+        return list(keys)
 
 
 @dataclass(slots=True)
@@ -153,11 +180,12 @@ class Plan:
 class _Working:
     """A key's state while the ops of one commit are applied to it."""
 
-    __slots__ = ("causes", "data", "label", "op", "owner")
+    __slots__ = ("causes", "data", "expires_ts", "label", "op", "owner")
 
     def __init__(self, before: Stored | None) -> None:
         self.data = before.data if before is not None else None
         self.owner = before.owner if before is not None else None
+        self.expires_ts = before.expires_ts if before is not None else None
         self.causes: list[Any] = []
         self.op = PUT
         self.label: str | None = None
@@ -166,18 +194,41 @@ class _Working:
         return None if self.data is None else decode(self.data)
 
 
-def _apply(op: Op, work: _Working, agent: str, max_bytes: int) -> None:
-    if work.owner is not None and work.owner != agent:
-        raise AccessDenied(op.key, agent, f"the key is owned by {work.owner!r}", owner=work.owner)
+@dataclass(frozen=True, slots=True)
+class _Commit:
+    """What every op of one commit needs to know."""
+
+    txn: Txn
+    before: Mapping[str, Stored | None]
+    revision: int
+    timestamp: float
+    max_bytes: int
+
+
+def _apply(op: Op, work: _Working, commit: _Commit) -> None:
+    agent = commit.txn.agent
+    if op.kind in USER_WRITES:
+        lock_row = commit.before.get(lock_key(op.key))
+        lock = LockState.decode(op.key, lock_row.data if lock_row is not None else None)
+        check_write(op.key, lock, agent, commit.txn.fences.get(op.key), commit.timestamp)
+        if work.owner is not None and work.owner != agent:
+            raise AccessDenied(
+                op.key, agent, f"the key is owned by {work.owner!r}", owner=work.owner
+            )
     if op.kind == PUT:
         work.data = op.data
-    elif op.kind == DELETE:
+        work.expires_ts = None
+    elif op.kind in (DELETE, EXPIRE):
         work.data = None
     elif op.kind == MERGE:
-        work.data = encode(op.key, merge_patch(work.value(), op.operand), max_bytes)
+        work.data = encode(op.key, merge_patch(work.value(), op.operand), commit.max_bytes)
+    elif op.kind == DISPATCH:
+        work.data = _reduce(op, work.value(), commit.max_bytes)
     else:
-        work.data = _reduce(op, work.value(), max_bytes)
-    if op.kind == DELETE or op.owner is False:
+        work.data = _lease(op, work, commit)
+    if op.ttl is not None and work.data is not None and op.kind in USER_WRITES:
+        work.expires_ts = commit.timestamp + op.ttl
+    if work.data is None or op.owner is False:
         work.owner = None
     elif op.owner:
         work.owner = agent
@@ -185,6 +236,26 @@ def _apply(op: Op, work: _Working, agent: str, max_bytes: int) -> None:
     work.label = op.label or work.label
     if op.cause is not None:
         work.causes.append(op.cause)
+
+
+def _lease(op: Op, work: _Working, commit: _Commit) -> bytes | None:
+    """Take, renew or release the lease whose row is ``op.key``."""
+    locked_key = op.key.removeprefix("_locks/")
+    agent, now = commit.txn.agent, commit.timestamp
+    current = LockState.decode(locked_key, work.data)
+    if op.kind == LOCK:
+        if current is not None and current.active(now) and current.holder != agent:
+            raise LockedError(locked_key, current.holder, current.expires_ts)
+        assert op.ttl is not None
+        return LockState(locked_key, agent, commit.revision, now + op.ttl).encode()
+    assert op.fence is not None
+    if current is None:
+        raise StaleFenceError(locked_key, op.fence, None)
+    current.check_fence(agent, op.fence)
+    if op.kind == UNLOCK:
+        return None
+    assert op.ttl is not None
+    return LockState(locked_key, agent, current.fence, now + op.ttl).encode()
 
 
 def _reduce(op: Op, state: Any, max_bytes: int) -> bytes:
@@ -245,12 +316,13 @@ def plan_commit(
         actual = current.version if current is not None else 0
         if actual != expected:
             raise ConflictError(key, expected, actual)
+    commit = _Commit(txn, before, revision, timestamp, max_bytes)
     working: dict[str, _Working] = {}
     for op in txn.ops:
         work = working.get(op.key)
         if work is None:
             work = working[op.key] = _Working(before.get(op.key))
-        _apply(op, work, txn.agent, max_bytes)
+        _apply(op, work, commit)
     writes: dict[str, Stored | None] = {}
     rows: list[LogRow] = []
     for key, work in working.items():
@@ -263,7 +335,7 @@ def plan_commit(
             if prev is None:
                 continue
             writes[key] = None
-            rows.append(LogRow(key, DELETE, label, prev.version, 0, None, None, cause))
+            rows.append(LogRow(key, work.op, label, prev.version, 0, None, None, cause))
             continue
         patch, patch_bytes = (None, 0) if prev is None else _effect(prev, work.data)
         version = prev.version + 1 if prev is not None else 1
@@ -275,7 +347,7 @@ def plan_commit(
             revision,
             txn.agent,
             timestamp,
-            None,
+            work.expires_ts,
             work.owner,
             patch_bytes,
         )
@@ -285,3 +357,42 @@ def plan_commit(
     if not rows:
         return None
     return Plan(revision, timestamp, txn.agent, writes, rows)
+
+
+def is_expired(stored: Stored | None, now: float) -> bool:
+    """Whether ``stored`` has a TTL that has run out at ``now``."""
+    return stored is not None and stored.expires_ts is not None and stored.expires_ts <= now
+
+
+def plan_with_expiry(
+    txn: Txn,
+    before: dict[str, Stored | None],
+    head: int,
+    timestamp: float,
+    max_bytes: int,
+    expired_elsewhere: Iterable[Stored] = (),
+) -> tuple[list[Plan], dict[str, Stored | None], Plan | None]:
+    """Plan ``txn``, first removing expired keys in a commit of their own.
+
+    Keys whose TTL has run out — those ``txn`` touches, and ``expired_elsewhere``
+    (a backend's periodic sweep) — are deleted by an ``expire`` change attributed to
+    :data:`SYSTEM_AGENT` at revision ``head + 1``; ``txn`` then sees them absent.
+
+    Returns:
+        Every plan to persist, in order; the rows ``txn`` saw before; and ``txn``'s
+        own plan (``None`` if it changed nothing).
+    """
+    expired = {key: row for key, row in before.items() if is_expired(row, timestamp)}
+    expired.update((row.key, row) for row in expired_elsewhere)
+    plans: list[Plan] = []
+    if expired:
+        sweep = Txn(SYSTEM_AGENT, tuple(Op(EXPIRE, key) for key in sorted(expired)))
+        swept = plan_commit(sweep, dict(expired), head + 1, timestamp, max_bytes)
+        assert swept is not None
+        plans.append(swept)
+        head = swept.revision
+        before = {key: None if key in expired else row for key, row in before.items()}
+    plan = plan_commit(txn, before, head + 1, timestamp, max_bytes)
+    if plan is not None:
+        plans.append(plan)
+    return plans, before, plan

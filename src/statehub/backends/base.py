@@ -12,12 +12,43 @@ from collections.abc import Iterable
 
 from statehub.history import ChangeQuery
 from statehub.model import Change
-from statehub.txn import Plan, Stored, Txn
+from statehub.txn import Plan, Stored, Txn, is_expired
 
-__all__ = ["Backend", "CommitOutcome"]
+__all__ = ["SWEEP_BATCH", "SWEEP_INTERVAL", "Backend", "CommitOutcome", "Sweeper"]
+
+SWEEP_INTERVAL = 0.5
+"""Seconds between a backend's sweeps for expired keys beyond those a commit touches."""
+
+SWEEP_BATCH = 64
+"""The most expired keys one sweep removes (the rest go in the next ones)."""
 
 CommitOutcome = tuple[Plan | None, dict[str, Stored | None]]
 """What a commit did (``None``: nothing changed) and the rows it read before."""
+
+
+class Sweeper:
+    """Decides when a commit also removes expired keys it does not touch itself.
+
+    Reads treat an expired key as absent at once; the sweep only makes the removal
+    a logged ``expire`` change, so doing it every half second is plenty.
+    """
+
+    def __init__(self) -> None:
+        self._next = 0.0
+
+    def due(self, now: float, rows: Iterable[Stored]) -> list[Stored]:
+        """Up to :data:`SWEEP_BATCH` expired rows, if a sweep is due; else none."""
+        if not self.is_due(now):
+            return []
+        expired = [row for row in rows if is_expired(row, now)]
+        return sorted(expired, key=lambda row: row.expires_ts or 0.0)[:SWEEP_BATCH]
+
+    def is_due(self, now: float) -> bool:
+        """Whether a sweep is due now (and, if so, the next is scheduled)."""
+        if now < self._next:
+            return False
+        self._next = now + SWEEP_INTERVAL
+        return True
 
 
 class Backend(ABC):
@@ -46,8 +77,16 @@ class Backend(ABC):
         """``(op, patch, value)`` of ``key``'s log rows at or before ``revision``, newest first."""
 
     @abstractmethod
+    def changed_keys(self, prefix: str, until: int, visible_to: str | None) -> list[str]:
+        """Every key under ``prefix`` with a logged change at or before ``until``, sorted."""
+
+    @abstractmethod
     def changes(self, query: ChangeQuery) -> list[Change]:
         """Log rows matching ``query``, oldest first."""
+
+    @abstractmethod
+    def wait(self, after: int, timeout: float | None) -> int:
+        """Block until the head revision is past ``after`` (or ``timeout`` s); the head."""
 
     @abstractmethod
     def head(self) -> int:

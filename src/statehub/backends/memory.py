@@ -12,11 +12,11 @@ import threading
 import time
 from collections.abc import Iterable
 
-from statehub.backends.base import Backend, CommitOutcome
+from statehub.backends.base import Backend, CommitOutcome, Sweeper
 from statehub.history import ChangeQuery, change_from_row
 from statehub.keys import is_visible
 from statehub.model import Change
-from statehub.txn import LogRow, Stored, Txn, plan_commit
+from statehub.txn import LogRow, Plan, Stored, Txn, plan_with_expiry
 
 __all__ = ["MemoryBackend"]
 
@@ -65,6 +65,8 @@ class MemoryBackend(Backend):
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._sweep = Sweeper()
         self._rows: dict[str, Stored] = {}
         self._log: list[_Logged] = []
         self._by_key: dict[str, list[_Logged]] = {}
@@ -72,23 +74,35 @@ class MemoryBackend(Backend):
 
     def commit(self, txn: Txn, max_bytes: int) -> CommitOutcome:
         """Apply ``txn`` under the store's lock."""
-        with self._lock:
-            rows = self._rows
-            before = {key: rows.get(key) for key in txn.keys}
-            plan = plan_commit(txn, before, self._head + 1, time.time(), max_bytes)
-            if plan is None:
-                return None, before
-            for key, stored in plan.writes.items():
-                if stored is None:
-                    del rows[key]
-                else:
-                    rows[key] = stored
-            for row in plan.rows:
-                logged = _Logged(plan.revision, plan.agent, plan.timestamp, row)
-                self._log.append(logged)
-                self._by_key.setdefault(row.key, []).append(logged)
-            self._head = plan.revision
+        with self._changed:
+            now = time.time()
+            before = {key: self._rows.get(key) for key in txn.keys}
+            due = self._sweep.due(now, self._rows.values())
+            plans, before, plan = plan_with_expiry(txn, before, self._head, now, max_bytes, due)
+            for each in plans:
+                self._persist(each)
+            if plans:
+                self._changed.notify_all()
             return plan, before
+
+    def _persist(self, plan: Plan) -> None:
+        rows = self._rows
+        for key, stored in plan.writes.items():
+            if stored is None:
+                del rows[key]
+            else:
+                rows[key] = stored
+        for row in plan.rows:
+            logged = _Logged(plan.revision, plan.agent, plan.timestamp, row)
+            self._log.append(logged)
+            self._by_key.setdefault(row.key, []).append(logged)
+        self._head = plan.revision
+
+    def wait(self, after: int, timeout: float | None) -> int:
+        """Block until the head passes ``after`` or ``timeout`` seconds pass."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._head > after, timeout)
+            return self._head
 
     def load(self, key: str) -> Stored | None:
         """The current row of ``key``."""
@@ -110,6 +124,17 @@ class MemoryBackend(Backend):
             logged = list(self._by_key.get(key, ()))
         end = bisect.bisect_right(logged, revision, key=lambda item: item.revision)
         return ((item.row.op, item.row.patch, item.row.value) for item in reversed(logged[:end]))
+
+    def changed_keys(self, prefix: str, until: int, visible_to: str | None) -> list[str]:
+        """Keys under ``prefix`` changed at or before ``until``."""
+        with self._lock:
+            return sorted(
+                key
+                for key, logged in self._by_key.items()
+                if key.startswith(prefix)
+                and logged[0].revision <= until
+                and (visible_to is None or is_visible(visible_to, key))
+            )
 
     def changes(self, query: ChangeQuery) -> list[Change]:
         """Log rows matching ``query``, oldest first."""

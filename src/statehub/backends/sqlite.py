@@ -27,12 +27,12 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from statehub.backends.base import Backend, CommitOutcome
+from statehub.backends.base import SWEEP_BATCH, Backend, CommitOutcome, Sweeper
 from statehub.errors import BackendBusy, BackendError, InvalidArgument
 from statehub.history import REMOVING_OPS, ChangeQuery, change_from_row
 from statehub.model import Change
 from statehub.retry import backoff
-from statehub.txn import Plan, Stored, Txn, plan_commit
+from statehub.txn import Plan, Stored, Txn, plan_with_expiry
 
 __all__ = ["SCHEMA_VERSION", "SqliteBackend"]
 
@@ -76,6 +76,10 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID""",
         "CREATE INDEX changes_by_key ON changes (hub, key, revision)",
     ),
+    (
+        "CREATE INDEX entries_by_expiry ON entries (hub, expires_ts) WHERE expires_ts IS NOT NULL",
+        "ALTER TABLE hubs ADD COLUMN compacted_before INTEGER NOT NULL DEFAULT 0",
+    ),
 )
 """Numbered migrations: entry ``n`` takes the schema from version ``n`` to ``n + 1``."""
 
@@ -95,6 +99,8 @@ _UPSERT = f"""INSERT INTO entries (hub, {_ENTRY_COLUMNS}) VALUES (?,?,?,?,?,?,?,
     patch_bytes = excluded.patch_bytes"""
 _INSERT_CHANGE = f"INSERT INTO changes (hub, {_CHANGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
 _HEAD = "SELECT coalesce(max(revision), 0) FROM changes WHERE hub = ?"
+_MAX_PARAMS = 500
+"""Keys per ``IN (...)`` query, well under SQLite's bound-parameter limit."""
 _SYNC_LEVELS = {"normal": "NORMAL", "full": "FULL"}
 _BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
@@ -131,6 +137,7 @@ class SqliteBackend(Backend):
         self._all_lock = threading.Lock()
         self._pid = os.getpid()
         self._closed = False
+        self._sweep = Sweeper()
         self._hub = self._run(lambda conn: self._migrate(conn, hub), write=False)
 
     # -- connections -------------------------------------------------------------
@@ -225,6 +232,25 @@ class SqliteBackend(Backend):
         ).fetchone()
         return None if row is None else _stored(row)
 
+    def _load_many(self, conn: sqlite3.Connection, keys: list[str]) -> dict[str, Stored | None]:
+        found: dict[str, Stored | None] = dict.fromkeys(keys)
+        for start in range(0, len(keys), _MAX_PARAMS):
+            chunk = keys[start : start + _MAX_PARAMS]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE hub = ? AND key IN ({marks})"
+            for row in conn.execute(sql, (self._hub, *chunk)):
+                found[row[0]] = _stored(row)
+        return found
+
+    def _due_for_sweep(self, conn: sqlite3.Connection, now: float) -> list[Stored]:
+        if not self._sweep.is_due(now):
+            return []
+        sql = (
+            f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE hub = ? AND expires_ts <= ? "
+            "ORDER BY expires_ts LIMIT ?"
+        )
+        return [_stored(row) for row in conn.execute(sql, (self._hub, now, SWEEP_BATCH))]
+
     def _write_plan(self, conn: sqlite3.Connection, plan: Plan) -> None:
         hub = self._hub
         for key, stored in plan.writes.items():
@@ -273,11 +299,13 @@ class SqliteBackend(Backend):
         """Apply ``txn`` inside ``BEGIN IMMEDIATE``."""
 
         def work(conn: sqlite3.Connection) -> CommitOutcome:
+            now = time.time()
             head: int = conn.execute(_HEAD, (self._hub,)).fetchone()[0]
-            before = {key: self._load_in(conn, key) for key in txn.keys}
-            plan = plan_commit(txn, before, head + 1, time.time(), max_bytes)
-            if plan is not None:
-                self._write_plan(conn, plan)
+            before = self._load_many(conn, txn.keys)
+            due = self._due_for_sweep(conn, now)
+            plans, before, plan = plan_with_expiry(txn, before, head, now, max_bytes, due)
+            for each in plans:
+                self._write_plan(conn, each)
             return plan, before
 
         return self._run(work)
@@ -339,6 +367,17 @@ class SqliteBackend(Backend):
             params += [f"agent/{visible_to}", f"agent/{visible_to}/*"]
         return "".join(f" AND {clause}" for clause in clauses), params
 
+    def changed_keys(self, prefix: str, until: int, visible_to: str | None) -> list[str]:
+        """Keys under ``prefix`` changed at or before ``until``."""
+        where, params = self._key_filter(prefix, None, visible_to)
+        sql = (
+            f"SELECT DISTINCT key FROM changes WHERE hub = ?{where} AND revision <= ? ORDER BY key"
+        )
+        rows = self._run(
+            lambda conn: conn.execute(sql, (self._hub, *params, until)).fetchall(), write=False
+        )
+        return [row[0] for row in rows]
+
     def changes(self, query: ChangeQuery) -> list[Change]:
         """Log rows matching ``query``, oldest first."""
         where, params = self._key_filter(query.prefix, query.key, query.visible_to)
@@ -359,6 +398,26 @@ class SqliteBackend(Backend):
             lambda conn: conn.execute(sql, (self._hub, *params)).fetchall(), write=False
         )
         return [change_from_row(*row) for row in rows]
+
+    def wait(self, after: int, timeout: float | None) -> int:
+        """Poll the head until it passes ``after``: every 1 ms at first, then up to 10 ms.
+
+        Another process's commit has no way to wake this one, and polling the head is
+        one index seek, so a short poll keeps watch latency in milliseconds.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.001
+        while True:
+            head = self.head()
+            if head > after:
+                return head
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return head
+                delay = min(delay, remaining)
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.01)
 
     def head(self) -> int:
         """The hub's current revision."""
