@@ -10,11 +10,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from statehub.codec import decode
+from statehub.codec import decode, encode_meta
 from statehub.model import Change
 from statehub.patch import apply_patch
 
-__all__ = ["REMOVING_OPS", "ChangeQuery", "change_from_row", "value_from_chain"]
+__all__ = [
+    "REMOVING_OPS",
+    "ChangeQuery",
+    "LogRowAt",
+    "change_from_row",
+    "plan_key_compaction",
+    "value_from_chain",
+]
 
 REMOVING_OPS = frozenset({"delete", "expire"})
 """Log ops after which the key is absent."""
@@ -105,3 +112,42 @@ def change_from_row(
         ops,
         decode(cause) if cause is not None else None,
     )
+
+
+LogRowAt = tuple[int, str, bytes | None, bytes | None]
+"""``(revision, op, patch, value)`` of one log row of a key."""
+
+
+def plan_key_compaction(
+    rows: list[LogRowAt], oldest: int, keep: Iterable[int]
+) -> tuple[dict[int, bytes], list[int]]:
+    """What compacting one key's log up to revision ``oldest`` rewrites and drops.
+
+    Reads at ``oldest`` (the base of every later read) and at each revision in
+    ``keep`` (live checkpoints) must still work: for each, the key's latest row at
+    or before it is kept, rewritten to hold the whole value if it held a patch.
+    Every other row at or before ``oldest`` is dropped.
+
+    Args:
+        rows: the key's log rows with revision at most ``oldest``, oldest first.
+        oldest: the oldest revision that stays readable (and watchable from).
+        keep: earlier revisions that must stay readable (checkpoints).
+
+    Returns:
+        ``{revision: whole value}`` to write into kept rows, and the revisions to drop.
+    """
+    needed: set[int] = set()
+    for target in (oldest, *keep):
+        if target > oldest:
+            continue
+        latest = next((row for row in reversed(rows) if row[0] <= target), None)
+        if latest is not None and latest[1] not in REMOVING_OPS:
+            needed.add(latest[0])
+    rewrites: dict[int, bytes] = {}
+    for revision in needed:
+        index = next(i for i, row in enumerate(rows) if row[0] == revision)
+        if rows[index][3] is None:
+            chain = ((op, patch, value) for _, op, patch, value in reversed(rows[: index + 1]))
+            _, value = value_from_chain(chain)
+            rewrites[revision] = encode_meta(value)
+    return rewrites, [row[0] for row in rows if row[0] not in needed]

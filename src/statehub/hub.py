@@ -19,6 +19,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
@@ -288,7 +289,43 @@ class Hub:
         visible_to: str | None,
     ) -> list[Change]:
         query = self._change_query(key, prefix, agent, since, until, limit, visible_to)
-        return self.backend.changes(query)
+        since = timetravel.since_after_compaction(self.backend, query.since)
+        return self.backend.changes(replace(query, since=since))
+
+    def compact(self, before: int | str | None = None, *, older_than: float | None = None) -> int:
+        """Drop history older than revision (or checkpoint) ``before``, or than an age.
+
+        Every change from ``before`` on stays listed and watchable, reads at
+        ``before - 1`` and later keep working, and so do reads at every live
+        checkpoint; reading or watching from anywhere older raises
+        :class:`CompactedError` naming the oldest revision available. The newest
+        change always stays.
+
+        Args:
+            before: the oldest revision whose change stays in the log.
+            older_than: instead, drop changes committed more than this many seconds ago.
+
+        Returns:
+            How many change rows were dropped.
+        """
+        backend = self.backend
+        if (before is None) == (older_than is None):
+            raise InvalidArgument("compact takes one of before= and older_than=")
+        if before is not None:
+            first_kept = timetravel.resolve(backend, before)
+        else:
+            cutoff = time.time() - _check_seconds("older_than", older_than)
+            first_kept = backend.first_revision_since(cutoff)
+        oldest = min(first_kept - 1, backend.head() - 1)
+        if oldest <= backend.oldest():
+            return 0
+        keep = [checkpoint.revision for checkpoint in self.checkpoints()]
+        return backend.compact(oldest, keep)
+
+    @property
+    def oldest_revision(self) -> int:
+        """The oldest revision still readable (0 until compaction drops history)."""
+        return self.backend.oldest()
 
     def close(self) -> None:
         """Release the storage; the hub and its agents cannot be used afterwards."""
@@ -791,6 +828,12 @@ class Agent:
             raise InvalidArgument(f"a checkpoint named {name!r} exists already") from None
         assert plan is not None
         return Checkpoint(name, plan.revision, self.name, plan.timestamp)
+
+    def delete_checkpoint(self, name: str) -> bool:
+        """Forget a checkpoint (compaction may then drop what only it needed)."""
+        op = Op(DELETE, timetravel.checkpoint_key(name), logged_as="checkpoint-delete", label=name)
+        plan, _ = self.hub.backend.commit(Txn(self.name, (op,)), self.hub.max_value_bytes)
+        return plan is not None
 
     def rollback(self, to: int | str, *, prefix: str = "") -> int | None:
         """Restore every key under ``prefix`` to its value at ``to``, in one new commit.

@@ -12,7 +12,7 @@ from typing import Any
 
 from statehub.backends.base import Backend
 from statehub.codec import decode
-from statehub.errors import InvalidArgument, InvalidKey, UnknownCheckpoint
+from statehub.errors import CompactedError, InvalidArgument, InvalidKey, UnknownCheckpoint
 from statehub.history import ChangeQuery, value_from_chain
 from statehub.keys import validate_prefix
 from statehub.model import Change, Checkpoint
@@ -24,6 +24,7 @@ __all__ = [
     "checkpoint_key",
     "checkpoints",
     "resolve",
+    "since_after_compaction",
     "snapshot",
     "snapshot_at",
     "watch",
@@ -74,7 +75,24 @@ def resolve(backend: Backend, at: int | str) -> int:
         raise InvalidArgument(f"a revision is an int or a checkpoint name, not {at!r}")
     if not 0 <= at <= head:
         raise InvalidArgument(f"revision {at} is outside 0..{head} (the head)")
+    oldest = backend.oldest()
+    if at < oldest and at not in {checkpoint.revision for checkpoint in checkpoints(backend)}:
+        raise CompactedError(at, oldest)
     return at
+
+
+def since_after_compaction(backend: Backend, since: int | None) -> int | None:
+    """``since`` for reading the log, checked against compaction.
+
+    Raises:
+        CompactedError: changes right after ``since`` were dropped by compaction.
+    """
+    oldest = backend.oldest()
+    if since is None:
+        return oldest or None
+    if since < oldest:
+        raise CompactedError(since, oldest)
+    return since
 
 
 def snapshot(backend: Backend, prefix: str, visible_to: str | None) -> dict[str, Any]:
@@ -114,6 +132,7 @@ def watch(
     change is skipped.
     """
     position = backend.head() if query.since is None else query.since
+    since_after_compaction(backend, position)
     idle_since = time.monotonic()
     while True:
         head = backend.head()

@@ -85,6 +85,22 @@ class Backend(ABC):
         """Log rows matching ``query``, oldest first."""
 
     @abstractmethod
+    def first_revision_since(self, timestamp: float) -> int:
+        """The first revision committed at or after ``timestamp`` (head + 1 if none)."""
+
+    @abstractmethod
+    def oldest(self) -> int:
+        """The oldest revision still readable: 0, or where compaction left history."""
+
+    @abstractmethod
+    def compact(self, oldest: int, keep: list[int]) -> int:
+        """Drop log rows no read at ``oldest`` or later (or at ``keep``) needs; how many.
+
+        Atomic, and ``oldest`` is recorded (see :meth:`oldest`). ``oldest`` is at most
+        the head, so the newest change always stays.
+        """
+
+    @abstractmethod
     def wait(self, after: int, timeout: float | None) -> int:
         """Block until the head revision is past ``after`` (or ``timeout`` s); the head."""
 

@@ -11,9 +11,10 @@ import bisect
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 
 from statehub.backends.base import Backend, CommitOutcome, Sweeper
-from statehub.history import ChangeQuery, change_from_row
+from statehub.history import ChangeQuery, change_from_row, plan_key_compaction
 from statehub.keys import is_visible
 from statehub.model import Change
 from statehub.txn import LogRow, Plan, Stored, Txn, plan_with_expiry
@@ -71,6 +72,7 @@ class MemoryBackend(Backend):
         self._log: list[_Logged] = []
         self._by_key: dict[str, list[_Logged]] = {}
         self._head = 0
+        self._oldest = 0
 
     def commit(self, txn: Txn, max_bytes: int) -> CommitOutcome:
         """Apply ``txn`` under the store's lock."""
@@ -97,6 +99,41 @@ class MemoryBackend(Backend):
             self._log.append(logged)
             self._by_key.setdefault(row.key, []).append(logged)
         self._head = plan.revision
+
+    def first_revision_since(self, timestamp: float) -> int:
+        """The first revision committed at or after ``timestamp``."""
+        with self._lock:
+            found = (item.revision for item in self._log if item.timestamp >= timestamp)
+            return next(found, self._head + 1)
+
+    def oldest(self) -> int:
+        """The oldest readable revision."""
+        return self._oldest
+
+    def compact(self, oldest: int, keep: list[int]) -> int:
+        """Drop log rows below ``oldest`` that no kept read needs."""
+        with self._lock:
+            dropped = 0
+            for key, logged in list(self._by_key.items()):
+                old = [item for item in logged if item.revision <= oldest]
+                if not old:
+                    continue
+                rows = [(i.revision, i.row.op, i.row.patch, i.row.value) for i in old]
+                rewrites, drops = plan_key_compaction(rows, oldest, keep)
+                gone = set(drops)
+                for item in old:
+                    if item.revision in rewrites:
+                        item.row = replace(item.row, patch=None, value=rewrites[item.revision])
+                kept = [item for item in logged if item.revision not in gone]
+                dropped += len(logged) - len(kept)
+                if kept:
+                    self._by_key[key] = kept
+                else:
+                    del self._by_key[key]
+            alive = {id(item) for logged in self._by_key.values() for item in logged}
+            self._log = [item for item in self._log if id(item) in alive]
+            self._oldest = max(self._oldest, oldest)
+            return dropped
 
     def wait(self, after: int, timeout: float | None) -> int:
         """Block until the head passes ``after`` or ``timeout`` seconds pass."""

@@ -29,7 +29,13 @@ from typing import Any, TypeVar
 
 from statehub.backends.base import SWEEP_BATCH, Backend, CommitOutcome, Sweeper
 from statehub.errors import BackendBusy, BackendError, InvalidArgument
-from statehub.history import REMOVING_OPS, ChangeQuery, change_from_row
+from statehub.history import (
+    REMOVING_OPS,
+    ChangeQuery,
+    LogRowAt,
+    change_from_row,
+    plan_key_compaction,
+)
 from statehub.model import Change
 from statehub.retry import backoff
 from statehub.txn import Plan, Stored, Txn, plan_with_expiry
@@ -398,6 +404,55 @@ class SqliteBackend(Backend):
             lambda conn: conn.execute(sql, (self._hub, *params)).fetchall(), write=False
         )
         return [change_from_row(*row) for row in rows]
+
+    def first_revision_since(self, timestamp: float) -> int:
+        """The first revision committed at or after ``timestamp``."""
+        sql = "SELECT min(revision) FROM changes WHERE hub = ? AND ts >= ?"
+        row = self._run(
+            lambda conn: conn.execute(sql, (self._hub, timestamp)).fetchone(), write=False
+        )
+        return self.head() + 1 if row[0] is None else int(row[0])
+
+    def oldest(self) -> int:
+        """The oldest readable revision (recorded by compaction)."""
+        sql = "SELECT compacted_before FROM hubs WHERE id = ?"
+        row = self._run(lambda conn: conn.execute(sql, (self._hub,)).fetchone(), write=False)
+        oldest: int = row[0]
+        return oldest
+
+    def compact(self, oldest: int, keep: list[int]) -> int:
+        """Drop log rows below ``oldest`` that no kept read needs, in one transaction."""
+        hub = self._hub
+
+        def work(conn: sqlite3.Connection) -> int:
+            rows_by_key: dict[str, list[LogRowAt]] = {}
+            cursor = conn.execute(
+                "SELECT key, revision, op, patch, value FROM changes "
+                "WHERE hub = ? AND revision <= ? ORDER BY key, revision",
+                (hub, oldest),
+            )
+            for key, revision, op, patch, value in cursor:
+                rows_by_key.setdefault(key, []).append((revision, op, patch, value))
+            dropped = 0
+            for key, rows in rows_by_key.items():
+                rewrites, drops = plan_key_compaction(rows, oldest, keep)
+                conn.executemany(
+                    "UPDATE changes SET patch = NULL, value = ? "
+                    "WHERE hub = ? AND revision = ? AND key = ?",
+                    [(value, hub, revision, key) for revision, value in rewrites.items()],
+                )
+                conn.executemany(
+                    "DELETE FROM changes WHERE hub = ? AND revision = ? AND key = ?",
+                    [(hub, revision, key) for revision in drops],
+                )
+                dropped += len(drops)
+            conn.execute(
+                "UPDATE hubs SET compacted_before = max(compacted_before, ?) WHERE id = ?",
+                (oldest, hub),
+            )
+            return dropped
+
+        return self._run(work)
 
     def wait(self, after: int, timeout: float | None) -> int:
         """Poll the head until it passes ``after``: every 1 ms at first, then up to 10 ms.
