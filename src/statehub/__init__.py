@@ -28,7 +28,7 @@ from statehub.errors import (
     UnknownReducer,
     ValueTooLarge,
 )
-from statehub.hub import Agent, Hub, Transaction, open
+from statehub.hub import Agent, Hub, Transaction, import_file, open
 from statehub.lease import Lease
 from statehub.locks import LockState
 from statehub.model import Change, Checkpoint, Entry
@@ -62,6 +62,7 @@ __all__ = [
     "UnknownReducer",
     "ValueTooLarge",
     "__version__",
+    "import_file",
     "open",
     "reducers",
 ]

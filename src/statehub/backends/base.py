@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
+from statehub.exchange import Export, RawChange
 from statehub.history import ChangeQuery
 from statehub.model import Change
 from statehub.txn import Plan, Stored, Txn, is_expired
@@ -83,6 +84,18 @@ class Backend(ABC):
     @abstractmethod
     def changes(self, query: ChangeQuery) -> list[Change]:
         """Log rows matching ``query``, oldest first."""
+
+    @abstractmethod
+    def raw_changes(self) -> list[RawChange]:
+        """Every log row as stored, in revision order (for export)."""
+
+    @abstractmethod
+    def load_export(self, export: Export) -> None:
+        """Write an export's rows and log as they are, into this empty hub.
+
+        Raises:
+            InvalidArgument: the hub is not empty; nothing was written.
+        """
 
     @abstractmethod
     def first_revision_since(self, timestamp: float) -> int:

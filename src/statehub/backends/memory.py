@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from statehub.backends.base import Backend, CommitOutcome, Sweeper
+from statehub.errors import InvalidArgument
+from statehub.exchange import Export, RawChange
 from statehub.history import ChangeQuery, change_from_row, plan_key_compaction
 from statehub.keys import is_visible
 from statehub.model import Change
@@ -99,6 +101,53 @@ class MemoryBackend(Backend):
             self._log.append(logged)
             self._by_key.setdefault(row.key, []).append(logged)
         self._head = plan.revision
+
+    def raw_changes(self) -> list[RawChange]:
+        """Every log row as stored, in revision order."""
+        with self._lock:
+            return [
+                (
+                    item.revision,
+                    item.row.key,
+                    item.row.op,
+                    item.agent,
+                    item.timestamp,
+                    item.row.label,
+                    item.row.prev_version,
+                    item.row.version,
+                    item.row.patch,
+                    item.row.value,
+                    item.row.cause,
+                )
+                for item in self._log
+            ]
+
+    def load_export(self, export: Export) -> None:
+        """Load an export's rows and log into this empty hub."""
+        with self._changed:
+            if self._head or self._rows:
+                raise InvalidArgument("can only import into an empty hub")
+            self._rows = {row.key: row for row in export.entries}
+            for (
+                revision,
+                key,
+                op,
+                agent,
+                ts,
+                label,
+                prev,
+                version,
+                patch,
+                value,
+                cause,
+            ) in export.changes:
+                row = LogRow(key, op, label, prev, version, patch, value, cause)
+                logged = _Logged(revision, agent, ts, row)
+                self._log.append(logged)
+                self._by_key.setdefault(key, []).append(logged)
+            self._head = export.revision if export.changes else 0
+            self._oldest = export.oldest if export.changes else 0
+            self._changed.notify_all()
 
     def first_revision_since(self, timestamp: float) -> int:
         """The first revision committed at or after ``timestamp``."""

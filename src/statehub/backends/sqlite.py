@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 from statehub.backends.base import SWEEP_BATCH, Backend, CommitOutcome, Sweeper
 from statehub.errors import BackendBusy, BackendError, InvalidArgument
+from statehub.exchange import Export, RawChange
 from statehub.history import (
     REMOVING_OPS,
     ChangeQuery,
@@ -404,6 +405,47 @@ class SqliteBackend(Backend):
             lambda conn: conn.execute(sql, (self._hub, *params)).fetchall(), write=False
         )
         return [change_from_row(*row) for row in rows]
+
+    def raw_changes(self) -> list[RawChange]:
+        """Every log row as stored, in revision order."""
+        sql = f"SELECT {_CHANGE_COLUMNS} FROM changes WHERE hub = ? ORDER BY revision, key"
+        rows = self._run(lambda conn: conn.execute(sql, (self._hub,)).fetchall(), write=False)
+        return [tuple(row) for row in rows]
+
+    def load_export(self, export: Export) -> None:
+        """Load an export's rows and log into this empty hub, in one transaction."""
+        hub = self._hub
+
+        def work(conn: sqlite3.Connection) -> None:
+            if (
+                conn.execute("SELECT 1 FROM entries WHERE hub = ? LIMIT 1", (hub,)).fetchone()
+                or (conn.execute(_HEAD, (hub,)).fetchone()[0])
+            ):
+                raise InvalidArgument("can only import into an empty hub")
+            conn.executemany(
+                _UPSERT,
+                [
+                    (
+                        hub,
+                        row.key,
+                        row.data,
+                        row.version,
+                        row.created_rev,
+                        row.modified_rev,
+                        row.updated_by,
+                        row.updated_ts,
+                        row.expires_ts,
+                        row.owner,
+                        row.patch_bytes,
+                    )
+                    for row in export.entries
+                ],
+            )
+            conn.executemany(_INSERT_CHANGE, [(hub, *change) for change in export.changes])
+            oldest = export.oldest if export.changes else 0
+            conn.execute("UPDATE hubs SET compacted_before = ? WHERE id = ?", (oldest, hub))
+
+        self._run(work)
 
     def first_revision_since(self, timestamp: float) -> int:
         """The first revision committed at or after ``timestamp``."""
