@@ -2,7 +2,7 @@
 
 What statehub stores is JSON: ``dict`` with ``str`` keys, ``list`` (a ``tuple`` is
 stored as a list), ``str``, ``int`` (64-bit), ``float`` (finite), ``bool`` and
-``None``, nested at most :data:`MAX_DEPTH` deep. Subclasses of these (``IntEnum``,
+``None``, nested at most :data:`MAX_DEPTH` (254) deep. Subclasses of these (``IntEnum``,
 ``StrEnum``, ``OrderedDict``) are stored as their plain JSON value. Anything else
 (``datetime``, ``set``, ``bytes``, a plain ``Enum``, NaN, ...) is refused with
 :class:`~statehub.errors.InvalidValue` naming the key, the place in the value and
@@ -32,8 +32,8 @@ __all__ = [
 DEFAULT_MAX_VALUE_BYTES = 16 * 1024 * 1024
 """The default limit on one encoded value: 16 MiB (set per hub with ``max_value_bytes``)."""
 
-MAX_DEPTH = 128
-"""The deepest nesting of lists and dicts accepted in a value."""
+MAX_DEPTH = 254
+"""The deepest nesting of lists and dicts accepted in a value (orjson's own limit)."""
 
 _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1
@@ -48,7 +48,7 @@ def _problem(value: Any, depth: int) -> str | None:
             return "integer out of the 64-bit range"
         return None
     if isinstance(value, float):
-        return None if math.isfinite(value) else f"{value!r} is not a JSON number"
+        return None if math.isfinite(value) else f"float {value!r} is not a JSON number"
     if isinstance(value, dict | list | tuple):
         return f"nested deeper than {MAX_DEPTH} levels" if depth >= MAX_DEPTH else None
     return f"{type(value).__name__} is not a JSON type"
@@ -108,6 +108,19 @@ def _is_json(value: Any) -> bool:
     return True
 
 
+def _plain(value: Any) -> Any:
+    """``value`` (already validated) rebuilt from plain JSON types, tuples as lists."""
+    if isinstance(value, dict):
+        return {str.__str__(name): _plain(child) for name, child in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(child) for child in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    return int(value) if isinstance(value, int) else float(value)
+
+
 def _validate(key: str, value: Any) -> None:
     if _is_json(value):
         return
@@ -131,12 +144,20 @@ def encode(key: str, value: Any, max_bytes: int = DEFAULT_MAX_VALUE_BYTES) -> by
     >>> encode("global/x", {"a": [1, 2]})
     b'{"a":[1,2]}'
     """
-    if not _is_plain_scalar(value):
-        _validate(key, value)
+    # Fast path: orjson in C. But orjson also writes NaN (as null), UUIDs, plain
+    # enums, dataclasses and datetimes; a value that decodes back equal to itself
+    # holds none of them. Anything else takes the walk that names what is wrong.
     try:
         data = orjson.dumps(value)
-    except (orjson.JSONEncodeError, RecursionError) as exc:
-        raise InvalidValue(key, "", type(value).__name__, str(exc)) from exc
+        trusted = _is_plain_scalar(value) or orjson.loads(data) == value
+    except (orjson.JSONEncodeError, RecursionError):
+        trusted = False
+    if not trusted:
+        _validate(key, value)
+        try:
+            data = orjson.dumps(_plain(value))
+        except (orjson.JSONEncodeError, RecursionError) as exc:
+            raise InvalidValue(key, "", type(value).__name__, str(exc)) from exc
     if len(data) > max_bytes:
         raise ValueTooLarge(key, len(data), max_bytes)
     return data

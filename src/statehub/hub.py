@@ -672,7 +672,7 @@ class Agent:
         """
         _check_int("retries", retries, minimum=1)
         conflict: ConflictError | None = None
-        for _ in backoff(base=0.001, cap=0.05, attempts=retries):
+        for _ in backoff(base=0.0005, cap=0.01, attempts=retries):
             current = self.entry(key)
             value = fn(default if current is None else current.value)
             op = self._writes.put(key, value, None, label, None, "update")

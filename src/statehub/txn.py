@@ -54,7 +54,7 @@ SMALL_VALUE_BYTES = 256
 """Values smaller than this are logged whole: a patch would save next to nothing."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Op:
     """One operation on one key.
 
@@ -86,7 +86,7 @@ class Op:
     fence: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Txn:
     """Ops applied atomically by ``agent``, after every compare in ``expect`` holds.
 
@@ -146,7 +146,7 @@ class Stored:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LogRow:
     """One change row to append to the log (``patch`` xor ``value``, or neither on delete)."""
 
@@ -160,7 +160,7 @@ class LogRow:
     cause: bytes | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Plan:
     """What a commit writes: new rows (``None``: delete) and log rows, at ``revision``."""
 
@@ -194,7 +194,7 @@ class _Working:
         return None if self.data is None else decode(self.data)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Commit:
     """What every op of one commit needs to know."""
 

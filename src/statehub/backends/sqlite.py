@@ -112,6 +112,10 @@ _SYNC_LEVELS = {"normal": "NORMAL", "full": "FULL"}
 _BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
+class _Busy(Exception):
+    """Another connection holds the lock this attempt needed (retry after a pause)."""
+
+
 def _is_busy(exc: sqlite3.Error) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     return code is not None and code & 0xFF in _BUSY_CODES
@@ -122,6 +126,31 @@ def _prefix_bounds(prefix: str) -> tuple[str, str | None]:
     if not prefix:
         return "", None
     return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _entry_params(hub: int, row: Stored) -> tuple[Any, ...]:
+    """The parameters of :data:`_UPSERT` for ``row``."""
+    return (
+        hub,
+        row.key,
+        row.data,
+        row.version,
+        row.created_rev,
+        row.modified_rev,
+        row.updated_by,
+        row.updated_ts,
+        row.expires_ts,
+        row.owner,
+        row.patch_bytes,
+    )
+
+
+def _execute(conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """Run ``sql`` once per row: ``execute`` for one (cheaper), ``executemany`` for more."""
+    if len(rows) == 1:
+        conn.execute(sql, rows[0])
+    elif rows:
+        conn.executemany(sql, rows)
 
 
 def _stored(row: tuple[Any, ...]) -> Stored:
@@ -182,30 +211,43 @@ class SqliteBackend(Backend):
         With ``write``, ``work`` runs inside ``BEGIN IMMEDIATE`` and is committed
         when it returns, rolled back when it raises.
         """
+        try:
+            return self._attempt(work, write)
+        except _Busy:
+            pass
         deadline = time.monotonic() + self._busy_timeout
-        for _ in backoff(base=0.0005, cap=0.004, deadline=deadline):
+        for attempt in backoff(base=0.0005, cap=0.004, deadline=deadline):
+            if attempt == 0:
+                continue  # the first attempt was the one above
             try:
-                conn = self._connection()
-                if not write:
-                    return work(conn)
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                if _is_busy(exc):
-                    continue
-                raise BackendError(f"SQLite error on {self._path!r}: {exc}") from exc
-            try:
-                result = work(conn)
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise BackendError(f"SQLite error on {self._path!r}: {exc}") from exc
-                raise
-            return result
+                return self._attempt(work, write)
+            except _Busy:
+                continue
         raise BackendBusy(
             f"could not get the write lock on {self._path!r} within {self._busy_timeout} s"
         )
+
+    def _attempt(self, work: Callable[[sqlite3.Connection], T], write: bool) -> T:
+        """One try of :meth:`_run`; raises ``_Busy`` if the file is locked."""
+        try:
+            conn = self._connection()
+            if not write:
+                return work(conn)
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            if _is_busy(exc):
+                raise _Busy from exc
+            raise BackendError(f"SQLite error on {self._path!r}: {exc}") from exc
+        try:
+            result = work(conn)
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise BackendError(f"SQLite error on {self._path!r}: {exc}") from exc
+            raise
+        return result
 
     def _migrate(self, conn: sqlite3.Connection, hub: str) -> int:
         conn.execute("PRAGMA journal_mode=WAL")
@@ -260,26 +302,8 @@ class SqliteBackend(Backend):
 
     def _write_plan(self, conn: sqlite3.Connection, plan: Plan) -> None:
         hub = self._hub
-        for key, stored in plan.writes.items():
-            if stored is None:
-                conn.execute("DELETE FROM entries WHERE hub = ? AND key = ?", (hub, key))
-            else:
-                conn.execute(
-                    _UPSERT,
-                    (
-                        hub,
-                        key,
-                        stored.data,
-                        stored.version,
-                        stored.created_rev,
-                        stored.modified_rev,
-                        stored.updated_by,
-                        stored.updated_ts,
-                        stored.expires_ts,
-                        stored.owner,
-                        stored.patch_bytes,
-                    ),
-                )
+        upserts = [_entry_params(hub, row) for row in plan.writes.values() if row is not None]
+        deletes = [(hub, key) for key, row in plan.writes.items() if row is None]
         changes = [
             (
                 hub,
@@ -297,10 +321,9 @@ class SqliteBackend(Backend):
             )
             for row in plan.rows
         ]
-        if len(changes) == 1:
-            conn.execute(_INSERT_CHANGE, changes[0])
-        else:
-            conn.executemany(_INSERT_CHANGE, changes)
+        _execute(conn, _UPSERT, upserts)
+        _execute(conn, "DELETE FROM entries WHERE hub = ? AND key = ?", deletes)
+        _execute(conn, _INSERT_CHANGE, changes)
 
     def commit(self, txn: Txn, max_bytes: int) -> CommitOutcome:
         """Apply ``txn`` inside ``BEGIN IMMEDIATE``."""
@@ -422,25 +445,7 @@ class SqliteBackend(Backend):
                 or (conn.execute(_HEAD, (hub,)).fetchone()[0])
             ):
                 raise InvalidArgument("can only import into an empty hub")
-            conn.executemany(
-                _UPSERT,
-                [
-                    (
-                        hub,
-                        row.key,
-                        row.data,
-                        row.version,
-                        row.created_rev,
-                        row.modified_rev,
-                        row.updated_by,
-                        row.updated_ts,
-                        row.expires_ts,
-                        row.owner,
-                        row.patch_bytes,
-                    )
-                    for row in export.entries
-                ],
-            )
+            conn.executemany(_UPSERT, [_entry_params(hub, row) for row in export.entries])
             conn.executemany(_INSERT_CHANGE, [(hub, *change) for change in export.changes])
             oldest = export.oldest if export.changes else 0
             conn.execute("UPDATE hubs SET compacted_before = ? WHERE id = ?", (oldest, hub))

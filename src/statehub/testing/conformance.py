@@ -8,6 +8,11 @@ To run the suite against a backend, define the ``hub`` fixture and star-import t
 tests into a test module. ``__all__`` lists exactly the test functions, so the star
 import brings in nothing else::
 
+    # tests/conftest.py: let pytest show the values an assert in the suite compared
+    import pytest
+
+    pytest.register_assert_rewrite("statehub.testing")
+
     # tests/test_my_backend.py
     from collections.abc import Iterator
     from pathlib import Path
@@ -45,6 +50,7 @@ import datetime as dt
 import decimal
 import enum
 import json
+import math
 import random
 import re
 import time
@@ -109,6 +115,7 @@ __all__ = [
     "test_get_at_of_the_wrong_type_raises_invalid_argument",
     "test_get_at_replays_a_long_run_of_appends",
     "test_get_at_replays_field_edits_of_a_large_document",
+    "test_get_at_tells_apart_values_that_python_calls_equal",
     "test_get_at_zero_returns_the_default",
     "test_get_of_a_missing_key_returns_the_default",
     "test_get_of_a_stored_null_returns_null_not_the_default",
@@ -2379,6 +2386,21 @@ def test_get_at_replays_field_edits_of_a_large_document(hub: statehub.Hub) -> No
         _assert_same_json(alice.get("global/doc", at=revision), expected)
 
 
+def test_get_at_tells_apart_values_that_python_calls_equal(hub: statehub.Hub) -> None:
+    alice = hub.agent(ALICE)
+    pad = "p" * 400
+    twins: list[Any] = [1, 1.0, True, 1, 0, 0.0, -0.0, False, 0, 2, 2.0]
+    documents = [{"pad": pad, "n": twin, "list": [pad, twin, {"m": twin}]} for twin in twins]
+    for document in documents:
+        alice.put("global/doc", document)
+    for revision, document in enumerate(documents, start=1):
+        _assert_same_json(alice.get("global/doc", at=revision), document)
+    replayed: Any = _ABSENT
+    for change, document in zip(hub.history(key="global/doc"), documents, strict=True):
+        replayed = _apply_json_patch(replayed, change.patch)
+        _assert_same_json(replayed, document)
+
+
 # -- the model: random op sequences against a plain dict ---------------------------
 
 _Op = tuple[str, int, Any]
@@ -2406,7 +2428,7 @@ _MERGE_PATCHES = st.one_of(
 )
 _EDITS = st.lists(
     st.tuples(
-        st.sampled_from(["insert", "remove", "replace", "set", "pop", "deep"]),
+        st.sampled_from(["insert", "remove", "replace", "set", "pop", "deep", "twin", "pad"]),
         st.integers(min_value=0, max_value=20),
         _SCALARS,
     ),
@@ -2433,8 +2455,30 @@ _LIST_OPS: st.SearchStrategy[_Op] = st.one_of(
 )
 
 
+def _twin(value: Any) -> Any:
+    """A value that Python's ``==`` calls equal to ``value`` but JSON does not, if any.
+
+    ``True -> 1.0 -> 1 -> True``, ``0.0 -> -0.0 -> 0 -> False -> 0.0``: a diff that
+    compares with ``==`` misses exactly these changes.
+    """
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, float):
+        if value == 0 and math.copysign(1.0, value) > 0:
+            return -0.0
+        return int(value) if value.is_integer() and abs(value) < 2**53 else value
+    if isinstance(value, int):
+        return bool(value) if value in (0, 1) else float(value) if abs(value) < 2**53 else value
+    return value
+
+
 def _edited(value: Any, edits: list[tuple[str, int, Any]]) -> Any:
-    """``value`` with small structural edits: the kind of change a diff must get right."""
+    """``value`` with small structural edits: the kind of change a diff must get right.
+
+    Actions: ``insert``, ``remove``/``pop``, ``replace``/``set``, ``twin`` (swap an
+    item for its :func:`_twin`), ``pad`` (add a long string, so that the log stores
+    patches rather than whole values) and ``deep`` (insert one level down).
+    """
     result = copy.deepcopy(value)
     if not isinstance(result, list | dict):
         result = [result]
@@ -2447,11 +2491,16 @@ def _edited(value: Any, edits: list[tuple[str, int, Any]]) -> Any:
                 continue
             target = containers[position % len(containers)]
             action = "insert" if isinstance(target, list) else "set"
+        if action == "pad":
+            item = "p" * 300
+            action = "insert" if isinstance(target, list) else "set"
         if isinstance(target, list):
             if action in ("insert", "set") or not target:
                 target.insert(position % (len(target) + 1), item)
             elif action in ("remove", "pop"):
                 del target[position % len(target)]
+            elif action == "twin":
+                target[position % len(target)] = _twin(target[position % len(target)])
             else:
                 target[position % len(target)] = item
         else:
@@ -2459,6 +2508,8 @@ def _edited(value: Any, edits: list[tuple[str, int, Any]]) -> Any:
             name = names[position % len(names)]
             if action in ("remove", "pop"):
                 target.pop(name, None)
+            elif action == "twin":
+                target[name] = _twin(target.get(name, item))
             else:
                 target[name] = item
     return result
@@ -2626,9 +2677,9 @@ def _random_large_op(rng: random.Random) -> _Op:
     if roll < 0.8:
         edits = [
             (
-                rng.choice(["insert", "remove", "replace", "set", "deep"]),
+                rng.choice(["insert", "remove", "replace", "set", "deep", "twin"]),
                 rng.randrange(50),
-                text,
+                rng.choice([text, 0, 1, 0.0, 1.0, True, False]),
             )
             for _ in range(rng.randrange(1, 5))
         ]
