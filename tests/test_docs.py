@@ -30,17 +30,32 @@ def _modules() -> list[str]:
     )
 
 
-def test_readme_has_runnable_examples() -> None:
-    assert _readme_blocks()
+README_OUTPUT = [
+    ["draft", "global/doc"],
+    ["blocked: locked by coordinator", "~ global/doc", "{'title': 'Draft'}", "seen:"],
+]
+"""Lines each README example must print, in order of the examples."""
 
 
-@pytest.mark.parametrize("block", _readme_blocks())
+def test_every_readme_example_is_checked() -> None:
+    assert len(_readme_blocks()) == len(README_OUTPUT)
+
+
+@pytest.mark.parametrize(
+    ("block", "expected"), list(zip(_readme_blocks(), README_OUTPUT, strict=False))
+)
 def test_readme_example_runs(
-    block: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    block: str,
+    expected: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)
     exec(compile(block, "README.md", "exec"), {})
-    assert "draft" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    for text in expected:
+        assert text in out
 
 
 @pytest.mark.parametrize("name", _modules())
