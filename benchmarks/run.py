@@ -49,6 +49,9 @@ import orjson
 
 import statehub
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from watch_latency import watch_latency  # a sibling script, not a package
+
 KEYS = 100
 """Puts cycle over this many keys (so most puts update an existing key)."""
 MESSAGE_BYTES = 200
@@ -142,10 +145,11 @@ class Sizes:
     memory_puts: int
     contention_updates: int
     appends: tuple[int, int]
+    watch_changes: int
 
 
-FULL_SIZES = Sizes(7, 5000, 2000, 1000, 100_000, 1000, (1000, 2000))
-QUICK_SIZES = Sizes(3, 300, 100, 1000, 10_000, 100, (1000, 2000))
+FULL_SIZES = Sizes(7, 5000, 2000, 1000, 100_000, 1000, (1000, 2000), 200)
+QUICK_SIZES = Sizes(3, 300, 100, 1000, 10_000, 100, (1000, 2000), 30)
 
 
 class Scratch:
@@ -626,6 +630,27 @@ def run(sizes: Sizes, root: Path) -> str:
     targets.append(
         f"- 2-process contention: {len(errors)} errors"
         + (f" (first: {errors[0]})" if errors else " (none: no lock error reached a caller)")
+    )
+
+    say("watch latency across processes ...")
+    runs = [
+        watch_latency(scratch.path(f"watch-{i}"), sizes.watch_changes) for i in range(sizes.repeats)
+    ]
+    p50 = median_of([run.p50 for run in runs])
+    p99 = median_of([run.p99 for run in runs])
+    worst = max(run.maximum for run in runs)
+    table.append(
+        (
+            "watch latency, writer process -> watcher process: p50 / p99 / max",
+            f"{fmt_ms(p50)} / {fmt_ms(p99)} / {fmt_ms(worst)}",
+            "-",
+            "p50 target <= 20 ms",
+        )
+    )
+    targets.append(
+        f"- watch latency p50 = {fmt_ms(p50)}, target <= 20 ms: {verdict(p50 <= 0.020)} "
+        f"(p99 {fmt_ms(p99)}, max {fmt_ms(worst)}; {sizes.watch_changes} changes x "
+        f"{sizes.repeats} repeats)"
     )
 
     widths = [max(len(row[i]) for row in [*table, HEADER]) for i in range(4)]
