@@ -456,7 +456,8 @@ class _Writes:
             function = reducer
         else:
             raise InvalidArgument(f"reducer must be a name or a function, not {reducer!r}")
-        operand = decode(encode(key, action, self.hub.max_value_bytes))
+        action_data = encode(key, action, self.hub.max_value_bytes)
+        operand = decode(action_data)
         name = builtin_name(function) or getattr(function, "__name__", "reducer")
         kind = operand.get("type") if isinstance(operand, dict) else None
         tag = _check_label(label) or (kind if isinstance(kind, str) else None)
@@ -465,7 +466,7 @@ class _Writes:
             key,
             operand=operand,
             reducer=function,
-            cause={"reducer": name, "action": operand},
+            cause={"reducer": name, "action": decode(action_data)},  # a reducer may mutate operand
             label=tag,
             ttl=_check_ttl(ttl),
         )
@@ -1015,7 +1016,10 @@ class Transaction:
         plan, before = hub.backend.commit(txn, hub.max_value_bytes)
         if plan is not None:
             self.revision = plan.revision
-            self.entries = {key: plan.entry(key, before[key]) for key in plan.writes}
+            self.entries = {
+                key: None if row is None else plan.entry(key, before[key])
+                for key, row in plan.writes.items()
+            }
         return self.revision
 
     def __enter__(self) -> Transaction:

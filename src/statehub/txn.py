@@ -325,7 +325,7 @@ def plan_commit(
         _apply(op, work, commit)
     writes: dict[str, Stored | None] = {}
     rows: list[LogRow] = []
-    for key, work in working.items():
+    for key, work in sorted(working.items()):
         prev = before.get(key)
         label = work.label or txn.label
         cause = None
