@@ -70,6 +70,8 @@ class MemoryBackend(Backend):
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._sweep = Sweeper()
+        self._expiring: set[str] = set()
+        """Keys that have an expiry: what a sweep looks at."""
         self._rows: dict[str, Stored] = {}
         self._log: list[_Logged] = []
         self._by_key: dict[str, list[_Logged]] = {}
@@ -81,7 +83,7 @@ class MemoryBackend(Backend):
         with self._changed:
             now = time.time()
             before = {key: self._rows.get(key) for key in txn.keys}
-            due = self._sweep.due(now, self._rows.values())
+            due = self._sweep.due(now, (self._rows[key] for key in self._expiring))
             plans, before, plan = plan_with_expiry(txn, before, self._head, now, max_bytes, due)
             for each in plans:
                 self._persist(each)
@@ -96,6 +98,10 @@ class MemoryBackend(Backend):
                 del rows[key]
             else:
                 rows[key] = stored
+            if stored is not None and stored.expires_ts is not None:
+                self._expiring.add(key)
+            else:
+                self._expiring.discard(key)
         for row in plan.rows:
             logged = _Logged(plan.revision, plan.agent, plan.timestamp, row)
             self._log.append(logged)
@@ -128,6 +134,7 @@ class MemoryBackend(Backend):
             if self._head or self._rows:
                 raise InvalidArgument("can only import into an empty hub")
             self._rows = {row.key: row for row in export.entries}
+            self._expiring = {row.key for row in export.entries if row.expires_ts is not None}
             for (
                 revision,
                 key,
@@ -249,3 +256,4 @@ class MemoryBackend(Backend):
             self._rows.clear()
             self._log.clear()
             self._by_key.clear()
+            self._expiring.clear()
