@@ -21,7 +21,10 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import statehub
+from tests.conftest import postgres_url
 
 PROCESSES = 4
 INCREMENTS = 250
@@ -143,16 +146,16 @@ def _assert_no_errors(reports: Sequence[Report], writes_each: int) -> None:
     assert [done for _, done, _ in reports] == [writes_each] * len(reports)
 
 
-def _fresh_hub_url(tmp_path: Path) -> str:
-    """The URL of a hub file that the parent has created (schema in place) and closed."""
-    path = tmp_path / "team.db"
-    url = f"sqlite:///{path}"
-    statehub.open(url).close()
-    return url
+@pytest.fixture(params=["sqlite", "postgres"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of a fresh hub that the parent has created (schema in place) and closed:
+    a SQLite file, or a hub of its own on the test PostgreSQL server."""
+    fresh = f"sqlite:///{tmp_path / 'team.db'}" if request.param == "sqlite" else postgres_url()
+    statehub.open(fresh).close()
+    return fresh
 
 
-def test_concurrent_updates_lose_no_increment(tmp_path: Path) -> None:
-    url = _fresh_hub_url(tmp_path)
+def test_concurrent_updates_lose_no_increment(url: str) -> None:
 
     reports = _run_processes(_counter_worker, url)
 
@@ -177,8 +180,7 @@ def test_concurrent_updates_lose_no_increment(tmp_path: Path) -> None:
     assert by_agent == {f"p{i}": INCREMENTS for i in range(PROCESSES)}
 
 
-def test_concurrent_merges_lose_no_field(tmp_path: Path) -> None:
-    url = _fresh_hub_url(tmp_path)
+def test_concurrent_merges_lose_no_field(url: str) -> None:
 
     reports = _run_processes(_merge_worker, url)
 

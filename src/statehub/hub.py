@@ -1079,6 +1079,10 @@ def import_file(
 def _backend_for(url: HubURL, busy_timeout: float) -> Backend:
     if url.scheme == "memory":
         return MemoryBackend()
+    if url.scheme == "postgresql":
+        from statehub.backends.postgres import PostgresBackend  # the optional extra
+
+        return PostgresBackend(url.path, url.hub, shown_as=url.text, busy_timeout=busy_timeout)
     return SqliteBackend(
         url.path, url.hub, sync=url.options.get("sync", "normal"), busy_timeout=busy_timeout
     )

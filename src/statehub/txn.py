@@ -15,7 +15,7 @@ reading the past replays patches without any user code.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from statehub.codec import decode, encode, encode_meta
@@ -27,7 +27,7 @@ from statehub.errors import (
     ReducerError,
     StaleFenceError,
 )
-from statehub.locks import LockState, check_write, lock_key
+from statehub.locks import LOCK_SCOPE, LockState, check_write, lock_key
 from statehub.merge import merge_patch
 from statehub.model import Entry
 from statehub.patch import make_patch
@@ -396,3 +396,42 @@ def plan_with_expiry(
     if plan is not None:
         plans.append(plan)
     return plans, before, plan
+
+
+def shift_plan(plan: Plan, planned_first: int, delta: int) -> Plan:
+    """``plan`` renumbered: every revision from ``planned_first`` on moves by ``delta``.
+
+    A backend that plans before it knows the revision its commit will get (PostgreSQL
+    plans on rows it read or cached, then commits in one statement) plans with a
+    guess and renumbers once the database has assigned the real one. Revisions below
+    ``planned_first`` came from rows that existed before and stay as they are; the
+    fence in a lock row is a revision too.
+    """
+    if delta == 0:
+        return plan
+
+    def moved(revision: int) -> int:
+        return revision + delta if revision >= planned_first else revision
+
+    writes: dict[str, Stored | None] = {}
+    for key, row in plan.writes.items():
+        if row is not None:
+            data = row.data
+            if key.startswith(LOCK_SCOPE):
+                fields = decode(data)
+                fields["fence"] = moved(fields["fence"])
+                data = encode_meta(fields)
+            row = replace(
+                row,
+                data=data,
+                created_rev=moved(row.created_rev),
+                modified_rev=moved(row.modified_rev),
+            )
+        writes[key] = row
+    rows: list[LogRow] = []
+    for logged in plan.rows:
+        written = writes.get(logged.key)
+        if logged.key.startswith(LOCK_SCOPE) and logged.value is not None and written is not None:
+            logged = replace(logged, value=written.data)
+        rows.append(logged)
+    return Plan(plan.revision + delta, plan.timestamp, plan.agent, writes, rows)

@@ -5,12 +5,14 @@
     memory://                         a private in-process hub
     sqlite:///team.db                 a file, relative to the working directory
     sqlite:////var/lib/team.db        an absolute path (four slashes)
+    postgresql://user:pw@host:5432/db a PostgreSQL database (extra ``statehub[postgres]``)
     team.db  or  ./state/team.db      a bare path means SQLite too
 
 Query options (any backend): ``hub=<name>`` picks one of many hubs sharing the
 storage (default ``default``), ``max_value_bytes=<n>`` sets the value limit,
 ``busy_timeout=<seconds>`` bounds the wait for the write lock (default 30).
-SQLite only: ``sync=normal`` (default) or ``sync=full``.
+SQLite only: ``sync=normal`` (default) or ``sync=full``. PostgreSQL: every other
+option goes to libpq unchanged (``sslmode=require``, ``connect_timeout=5``, ...).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from statehub.errors import InvalidArgument
 
@@ -32,7 +34,12 @@ DEFAULT_HUB = "default"
 
 _HUB_NAME_RE = re.compile(r"[A-Za-z0-9_.:@+=,-]{1,128}")
 _COMMON_OPTIONS = frozenset({"hub", "max_value_bytes", "busy_timeout"})
-_SCHEME_OPTIONS = {"memory": frozenset(), "sqlite": frozenset({"sync"})}
+_SCHEME_OPTIONS: dict[str, frozenset[str] | None] = {
+    "memory": frozenset(),
+    "sqlite": frozenset({"sync"}),
+    "postgresql": None,  # every other option is libpq's (sslmode, connect_timeout, ...)
+}
+_ALIASES = {"postgres": "postgresql"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +47,8 @@ class HubURL:
     """A parsed hub URL.
 
     Attributes:
-        scheme: ``memory`` or ``sqlite``.
-        path: the SQLite file path (``""`` for memory).
+        scheme: ``memory``, ``sqlite`` or ``postgresql``.
+        path: the SQLite file path, the libpq connection string, or ``""`` for memory.
         hub: the hub's name within its storage.
         options: the remaining query options, as strings.
         text: the URL as given, password masked (safe to print).
@@ -76,12 +83,13 @@ def parse_url(url: str | os.PathLike[str]) -> HubURL:
     if "://" not in text:
         return HubURL("sqlite", text, DEFAULT_HUB, {}, text)
     parts = urlsplit(text)
-    scheme = parts.scheme.lower()
+    scheme = _ALIASES.get(parts.scheme.lower(), parts.scheme.lower())
     if scheme not in _SCHEME_OPTIONS:
         known = ", ".join(f"{name}://" for name in _SCHEME_OPTIONS)
         raise InvalidArgument(f"unknown hub URL scheme in {mask_password(text)!r} (known: {known})")
     options = dict(parse_qsl(parts.query, keep_blank_values=True))
-    unknown = set(options) - _COMMON_OPTIONS - _SCHEME_OPTIONS[scheme]
+    allowed = _SCHEME_OPTIONS[scheme]
+    unknown = set() if allowed is None else set(options) - _COMMON_OPTIONS - allowed
     if unknown:
         raise InvalidArgument(f"unknown option(s) {sorted(unknown)} in {mask_password(text)!r}")
     hub = options.pop("hub", DEFAULT_HUB)
@@ -97,4 +105,8 @@ def parse_url(url: str | os.PathLike[str]) -> HubURL:
         path = parts.path[1:]
         if not path or path == ":memory:":
             raise InvalidArgument(f"{text!r} names no file (use memory:// for a hub in memory)")
+    if scheme == "postgresql":
+        # The connection string for libpq: the URL without statehub's own options.
+        libpq = {name: value for name, value in options.items() if name not in _COMMON_OPTIONS}
+        path = urlunsplit(parts._replace(scheme="postgresql", query=urlencode(libpq)))
     return HubURL(scheme, path, hub, options, mask_password(text))

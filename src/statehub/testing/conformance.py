@@ -65,6 +65,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import statehub
+from statehub.codec import MAX_DEPTH
 
 __all__ = [
     "test_access_denied_is_a_permission_error_naming_key_and_agent",
@@ -204,7 +205,7 @@ __all__ = [
     "test_update_retries_when_the_key_changes_between_read_and_write",
     "test_update_with_a_non_json_result_raises_invalid_value_and_writes_nothing",
     "test_value_at_the_default_size_limit_is_accepted_and_one_byte_more_refused",
-    "test_value_nested_128_deep_is_accepted_and_129_refused",
+    "test_value_nested_to_the_depth_limit_is_accepted_and_one_deeper_refused",
     "test_value_too_large_for_a_lowered_limit_carries_key_size_and_limit",
     "test_values_keep_their_exact_json_types",
 ]
@@ -1916,14 +1917,17 @@ def _nested(depth: int) -> Any:
     return value
 
 
-def test_value_nested_128_deep_is_accepted_and_129_refused(hub: statehub.Hub) -> None:
+def test_value_nested_to_the_depth_limit_is_accepted_and_one_deeper_refused(
+    hub: statehub.Hub,
+) -> None:
     alice = hub.agent(ALICE)
-    alice.put("global/deep", _nested(128))
-    _assert_same_json(alice.get("global/deep"), _nested(128))
+    alice.put("global/deep", _nested(MAX_DEPTH))
+    _assert_same_json(alice.get("global/deep"), _nested(MAX_DEPTH))
+    with _writes_nothing(hub), pytest.raises(statehub.InvalidValue) as info:
+        alice.put("global/deep", _nested(MAX_DEPTH + 1))
+    assert str(MAX_DEPTH) in str(info.value)
     with _writes_nothing(hub), pytest.raises(statehub.InvalidValue):
-        alice.put("global/deep", _nested(129))
-    with _writes_nothing(hub), pytest.raises(statehub.InvalidValue):
-        alice.merge("global/deeper", {"k": _nested(128)})
+        alice.merge("global/deeper", {"k": _nested(MAX_DEPTH)})
 
 
 def test_tuples_and_int_or_str_enums_are_stored_as_plain_json(hub: statehub.Hub) -> None:

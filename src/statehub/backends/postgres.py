@@ -1,0 +1,616 @@
+"""The PostgreSQL backend: many machines, many hubs, one database (``statehub[postgres]``).
+
+A commit is planned in Python by the same planner as every other backend, on the
+rows it touches, and written by one call of the server-side function
+``statehub_apply`` (see :mod:`statehub.backends.postgres_sql`), which locks the hub's
+row, checks that every row the plan read is unchanged, and writes the plan under the
+hub's next revision. The rows come from a cache of what this process last saw, so a
+commit is one round trip when the cache is right; when it is not (another process
+wrote), the function says so, the rows are read afresh with the database's clock,
+and the commit is planned again: two round trips.
+
+Time is the database's: every read for a commit returns ``clock_timestamp()``, the
+cached path uses the local clock corrected by the offset measured then, and the
+function refuses a plan timed ahead of the database. Watch wakes on LISTEN/NOTIFY;
+the log stays the source of truth, so a missed notification delays, never loses.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import orjson
+
+from statehub.backends.base import SWEEP_BATCH, Backend, CommitOutcome, Sweeper
+from statehub.backends.postgres_sql import MIGRATIONS, SCHEMA_VERSION
+from statehub.errors import BackendError, InvalidArgument, StatehubError
+from statehub.exchange import Export, RawChange
+from statehub.history import (
+    REMOVING_OPS,
+    ChangeQuery,
+    LogRowAt,
+    change_from_row,
+    plan_key_compaction,
+)
+from statehub.model import Change
+from statehub.txn import Plan, Stored, Txn, plan_with_expiry, shift_plan
+
+try:
+    import psycopg
+    import psycopg_pool
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "the PostgreSQL backend needs psycopg 3: pip install 'statehub[postgres]'"
+    ) from exc
+
+__all__ = ["PostgresBackend"]
+
+T = TypeVar("T")
+
+_ENTRY_COLUMNS = (
+    "key, value::text, version, created_rev, modified_rev, updated_by, updated_ts, "
+    "expires_ts, owner, patch_bytes"
+)
+_CHANGE_COLUMNS = (
+    "revision, key, op, agent, ts, label, prev_version, version, patch::text, value::text, "
+    "cause::text"
+)
+_READ_FOR_COMMIT = f"""
+    SELECT h.head, extract(epoch FROM clock_timestamp())::float8, {_ENTRY_COLUMNS}
+    FROM statehub_hubs h
+    LEFT JOIN statehub_entries e ON e.hub = h.id AND e.key = ANY(%(keys)s)
+    WHERE h.id = %(hub)s
+"""
+_CACHE_SIZE = 10_000
+"""Rows remembered per backend for one-round-trip commits."""
+_MAX_CONNECTIONS = 10
+
+
+def _bytes(text: str | None) -> bytes | None:
+    return None if text is None else text.encode()
+
+
+def _raw_change(row: tuple[Any, ...]) -> RawChange:
+    """A fetched log row (JSON columns as text) as stored bytes."""
+    revision, key, op, agent, ts, label, prev_version, version, patch, value, cause = row
+    return (
+        revision,
+        key,
+        op,
+        agent,
+        ts,
+        label,
+        prev_version,
+        version,
+        _bytes(patch),
+        _bytes(value),
+        _bytes(cause),
+    )
+
+
+def _stored(row: tuple[Any, ...]) -> Stored:
+    key, value, *rest = row
+    return Stored(key, value.encode(), *rest)
+
+
+def _text(data: bytes | None) -> str | None:
+    return None if data is None else data.decode()
+
+
+def _plan_document(plan: Plan) -> dict[str, Any]:
+    return {
+        "agent": plan.agent,
+        "deletes": [key for key, row in plan.writes.items() if row is None],
+        "writes": [
+            [
+                row.key,
+                row.data.decode(),
+                row.version,
+                row.created_rev,
+                row.modified_rev,
+                row.updated_by,
+                row.updated_ts,
+                row.expires_ts,
+                row.owner,
+                row.patch_bytes,
+            ]
+            for row in plan.writes.values()
+            if row is not None
+        ],
+        "changes": [
+            [
+                row.key,
+                row.op,
+                row.label,
+                row.prev_version,
+                row.version,
+                _text(row.patch),
+                _text(row.value),
+                _text(row.cause),
+            ]
+            for row in plan.rows
+        ],
+    }
+
+
+class _Changed(Exception):
+    """Rows read for a commit changed before it was applied (try under the lock)."""
+
+
+class _RowCache:
+    """What this process last saw of each row (``None``: absent), and the head then."""
+
+    def __init__(self) -> None:
+        self._rows: OrderedDict[str, Stored | None] = OrderedDict()
+        self._lock = threading.Lock()
+        self.head = 0
+
+    def guess(self, keys: list[str]) -> dict[str, Stored | None] | None:
+        with self._lock:
+            if not all(key in self._rows for key in keys):
+                return None
+            return {key: self._rows[key] for key in keys}
+
+    def remember(self, rows: dict[str, Stored | None], head: int) -> None:
+        with self._lock:
+            self.head = max(self.head, head)
+            for key, row in rows.items():
+                self._rows[key] = row
+                self._rows.move_to_end(key)
+            while len(self._rows) > _CACHE_SIZE:
+                self._rows.popitem(last=False)
+
+    def forget(self, keys: Iterable[str]) -> None:
+        with self._lock:
+            for key in keys:
+                self._rows.pop(key, None)
+
+
+class PostgresBackend(Backend):
+    """A hub stored in a PostgreSQL database (many hubs per database)."""
+
+    def __init__(self, dsn: str, hub: str, *, shown_as: str, busy_timeout: float = 30.0) -> None:
+        self._shown_as = shown_as
+        self._busy_timeout = busy_timeout
+        try:
+            self._pool = psycopg_pool.ConnectionPool(
+                dsn,
+                min_size=1,
+                max_size=_MAX_CONNECTIONS,
+                kwargs={"autocommit": True},
+                open=False,
+                timeout=busy_timeout,
+            )
+            self._pool.open(wait=True, timeout=min(busy_timeout, 10.0))
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            raise BackendError(f"cannot connect to {shown_as!r}: {exc}") from exc
+        self._dsn = dsn
+        self._cache = _RowCache()
+        self._sweep = Sweeper()
+        self._clock_offset = 0.0
+        self._listener = threading.local()
+        self._listeners: list[psycopg.Connection[Any]] = []
+        self._listeners_lock = threading.Lock()
+        self._hub = self._run(lambda conn: self._migrate(conn, hub))
+
+    # -- connections -------------------------------------------------------------
+
+    def _run(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """Run ``work`` on a pooled connection; driver errors become ``BackendError``."""
+        try:
+            with self._pool.connection() as conn:
+                return work(conn)
+        except psycopg.OperationalError as exc:
+            raise BackendError(
+                f"connection to {self._shown_as!r} failed (retry when it is back): {exc}"
+            ) from exc
+        except psycopg_pool.PoolTimeout as exc:
+            raise BackendError(f"no connection to {self._shown_as!r}: {exc}") from exc
+        except psycopg.Error as exc:
+            raise BackendError(f"PostgreSQL error on {self._shown_as!r}: {exc}") from exc
+
+    def _migrate(self, conn: psycopg.Connection[Any], hub: str) -> int:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('statehub migrations'))")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS statehub_migrations ("
+                "version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            row = conn.execute("SELECT coalesce(max(version), 0) FROM statehub_migrations")
+            version = row.fetchone()[0]  # type: ignore[index]
+            if version > SCHEMA_VERSION:
+                raise BackendError(
+                    f"{self._shown_as!r} has statehub schema version {version}, newer than "
+                    f"this statehub's {SCHEMA_VERSION}: upgrade statehub"
+                )
+            for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in statements:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO statehub_migrations (version) VALUES (%s)", (number,))
+            conn.execute(
+                "INSERT INTO statehub_hubs (name) VALUES (%s) ON CONFLICT (name) DO NOTHING",
+                (hub,),
+            )
+            found = conn.execute("SELECT id FROM statehub_hubs WHERE name = %s", (hub,))
+            hub_id: int = found.fetchone()[0]  # type: ignore[index]
+        return hub_id
+
+    # -- the commit primitive ----------------------------------------------------
+
+    def _read_rows(
+        self, conn: psycopg.Connection[Any], keys: list[str]
+    ) -> tuple[dict[str, Stored | None], int, float, list[Stored]]:
+        """Rows of ``keys``, the head, the database's time, and expired rows to sweep."""
+        started = time.time()
+        rows = conn.execute(_READ_FOR_COMMIT, {"keys": keys, "hub": self._hub}).fetchall()
+        head, now = int(rows[0][0]), float(rows[0][1])
+        self._clock_offset = now - (started + time.time()) / 2
+        due: list[Stored] = []
+        if self._sweep.is_due(now):
+            cursor = conn.execute(
+                f"SELECT {_ENTRY_COLUMNS} FROM statehub_entries "
+                "WHERE hub = %s AND expires_ts <= %s ORDER BY expires_ts LIMIT %s",
+                (self._hub, now, SWEEP_BATCH),
+            )
+            due = [_stored(row) for row in cursor]
+        before: dict[str, Stored | None] = dict.fromkeys(keys)
+        for row in rows:
+            if row[2] is not None:
+                before[row[2]] = _stored(row[2:])
+        for expired in due:
+            before.setdefault(expired.key, expired)
+        return before, head, now, due
+
+    def commit(self, txn: Txn, max_bytes: int) -> CommitOutcome:
+        """Plan ``txn`` on cached rows, then on fresh ones, then under the hub's lock.
+
+        The first two tries are optimistic (one round trip each, the rows checked by
+        ``statehub_apply``); if other writers changed the rows both times, the third
+        holds the hub's row lock while it reads and writes, so it cannot be overtaken:
+        under any contention a commit finishes in at most three tries.
+        """
+        keys = txn.keys
+        guess = self._cache.guess(keys)
+        if guess is not None:
+            now = time.time() + self._clock_offset
+            outcome = self._try_commit(txn, max_bytes, guess, self._cache.head, now, [], True)
+            if outcome is not None:
+                return outcome
+            self._cache.forget(keys)
+        before, head, now, due = self._run(lambda conn: self._read_rows(conn, keys))
+        self._cache.remember(before, head)
+        try:
+            outcome = self._try_commit(txn, max_bytes, before, head, now, due, False)
+        except _Changed:
+            outcome = None
+        if outcome is not None:
+            return outcome
+        return self._run(lambda conn: self._commit_locked(conn, txn, max_bytes))
+
+    def _try_commit(
+        self,
+        txn: Txn,
+        max_bytes: int,
+        before: dict[str, Stored | None],
+        head: int,
+        now: float,
+        due: list[Stored],
+        cached: bool,
+    ) -> CommitOutcome | None:
+        """Plan and apply on ``before``; ``None`` if those rows turned out stale.
+
+        Rows from the cache may be stale, so a plan that fails or writes nothing on
+        them proves nothing: ``None`` then, and the caller reads afresh. Rows read
+        just now are trusted: planning errors are the caller's.
+        """
+        head = max([head, *(row.modified_rev for row in before.values() if row)])
+        try:
+            plans, seen, plan = plan_with_expiry(txn, before, head, now, max_bytes, due)
+        except StatehubError:
+            if cached:
+                return None
+            raise
+        if not plans:
+            return None if cached and txn.keys else (None, seen)
+        first = self._run(lambda conn: self._apply(conn, plans, before, head + 1, now))
+        if first < 0:
+            self._cache.forget(before)
+            if cached:
+                return None
+            raise _Changed
+        return self._applied(plans, plan, seen, head + 1, first)
+
+    def _applied(
+        self,
+        plans: list[Plan],
+        plan: Plan | None,
+        seen: dict[str, Stored | None],
+        planned: int,
+        first: int,
+    ) -> CommitOutcome:
+        shifted = [shift_plan(each, planned, first - planned) for each in plans]
+        for each in shifted:
+            self._cache.remember(each.writes, each.revision)
+        return (shifted[-1] if plan is not None else None), seen
+
+    def _commit_locked(
+        self, conn: psycopg.Connection[Any], txn: Txn, max_bytes: int
+    ) -> CommitOutcome:
+        """Read, plan and apply while holding the hub's row lock: cannot be overtaken."""
+        with conn.transaction():
+            conn.execute("SELECT head FROM statehub_hubs WHERE id = %s FOR UPDATE", (self._hub,))
+            before, head, now, due = self._read_rows(conn, txn.keys)
+            plans, seen, plan = plan_with_expiry(txn, before, head, now, max_bytes, due)
+            if not plans:
+                return None, seen
+            first = self._apply(conn, plans, before, head + 1, now)
+            if first != head + 1:  # pragma: no cover - the lock rules it out
+                raise BackendError(f"commit on {self._shown_as!r} raced while locked")
+        return self._applied(plans, plan, seen, head + 1, first)
+
+    def _apply(
+        self,
+        conn: psycopg.Connection[Any],
+        plans: list[Plan],
+        before: dict[str, Stored | None],
+        planned: int,
+        now: float,
+    ) -> int:
+        expect = {key: row.modified_rev if row else 0 for key, row in before.items()}
+        document = orjson.dumps([_plan_document(plan) for plan in plans]).decode()
+        sql = "SELECT statehub_apply(%s, %s, %s, %s::jsonb, %s::jsonb)"
+        params = (self._hub, planned, now, orjson.dumps(expect).decode(), document)
+        first: int = conn.execute(sql, params).fetchone()[0]  # type: ignore[index]
+        return first
+
+    # -- reads -------------------------------------------------------------------
+
+    def _fetch(self, sql: str, params: Any) -> list[tuple[Any, ...]]:
+        return self._run(lambda conn: conn.execute(sql, params).fetchall())
+
+    def load(self, key: str) -> Stored | None:
+        """The current row of ``key``."""
+        sql = f"SELECT {_ENTRY_COLUMNS} FROM statehub_entries WHERE hub = %s AND key = %s"
+        rows = self._fetch(sql, (self._hub, key))
+        return _stored(rows[0]) if rows else None
+
+    @staticmethod
+    def _key_filter(
+        prefix: str | None, key: str | None, visible_to: str | None
+    ) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if key is not None:
+            clauses.append("key = %s")
+            params.append(key)
+        if prefix:
+            clauses.append("key >= %s AND key < %s")
+            params += [prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)]
+        if visible_to is not None:
+            clauses.append(
+                "left(key, 1) <> '_' AND (left(key, 6) <> 'agent/' OR key = %s "
+                "OR left(key, %s) = %s)"
+            )
+            mine = f"agent/{visible_to}/"
+            params += [f"agent/{visible_to}", len(mine), mine]
+        return "".join(f" AND {clause}" for clause in clauses), params
+
+    def scan(self, prefix: str, visible_to: str | None) -> list[Stored]:
+        """Current rows under ``prefix``, in key order."""
+        where, params = self._key_filter(prefix, None, visible_to)
+        sql = f"SELECT {_ENTRY_COLUMNS} FROM statehub_entries WHERE hub = %s{where} ORDER BY key"
+        return [_stored(row) for row in self._fetch(sql, (self._hub, *params))]
+
+    def chain(self, key: str, revision: int) -> Iterable[tuple[str, bytes | None, bytes | None]]:
+        """The key's log rows at or before ``revision``, newest first, back to a whole value."""
+
+        def work(conn: psycopg.Connection[Any]) -> list[tuple[str, bytes | None, bytes | None]]:
+            found: list[tuple[str, bytes | None, bytes | None]] = []
+            with conn.transaction(), conn.cursor(name="statehub_chain") as cursor:
+                cursor.itersize = 64
+                cursor.execute(
+                    "SELECT op, patch::text, value::text FROM statehub_changes "
+                    "WHERE hub = %s AND key = %s AND revision <= %s ORDER BY revision DESC",
+                    (self._hub, key, revision),
+                )
+                for op, patch, value in cursor:
+                    found.append((op, _bytes(patch), _bytes(value)))
+                    if value is not None or op in REMOVING_OPS:
+                        break
+            return found
+
+        return self._run(work)
+
+    def changed_keys(self, prefix: str, until: int, visible_to: str | None) -> list[str]:
+        """Keys under ``prefix`` changed at or before ``until``."""
+        where, params = self._key_filter(prefix, None, visible_to)
+        sql = (
+            f"SELECT DISTINCT key FROM statehub_changes WHERE hub = %s{where} "
+            "AND revision <= %s ORDER BY key"
+        )
+        return [row[0] for row in self._fetch(sql, (self._hub, *params, until))]
+
+    def changes(self, query: ChangeQuery) -> list[Change]:
+        """Log rows matching ``query``, oldest first."""
+        where, params = self._key_filter(query.prefix, query.key, query.visible_to)
+        for clause, value in (
+            (" AND agent = %s", query.agent),
+            (" AND revision > %s", query.since),
+            (" AND revision <= %s", query.until),
+        ):
+            if value is not None:
+                where += clause
+                params.append(value)
+        sql = (
+            f"SELECT {_CHANGE_COLUMNS} FROM statehub_changes WHERE hub = %s{where} "
+            "ORDER BY revision, key"
+        )
+        if query.limit is not None:
+            sql += " LIMIT %s"
+            params.append(query.limit)
+        return [
+            change_from_row(*_raw_change(row)) for row in self._fetch(sql, (self._hub, *params))
+        ]
+
+    def raw_changes(self) -> list[RawChange]:
+        """Every log row as stored, in revision order."""
+        sql = (
+            f"SELECT {_CHANGE_COLUMNS} FROM statehub_changes WHERE hub = %s ORDER BY revision, key"
+        )
+        return [_raw_change(row) for row in self._fetch(sql, (self._hub,))]
+
+    def head(self) -> int:
+        """The hub's current revision."""
+        head: int = self._fetch("SELECT head FROM statehub_hubs WHERE id = %s", (self._hub,))[0][0]
+        return head
+
+    def oldest(self) -> int:
+        """The oldest readable revision."""
+        sql = "SELECT oldest FROM statehub_hubs WHERE id = %s"
+        oldest: int = self._fetch(sql, (self._hub,))[0][0]
+        return oldest
+
+    def first_revision_since(self, timestamp: float) -> int:
+        """The first revision committed at or after ``timestamp``."""
+        sql = "SELECT min(revision) FROM statehub_changes WHERE hub = %s AND ts >= %s"
+        found = self._fetch(sql, (self._hub, timestamp))[0][0]
+        return self.head() + 1 if found is None else int(found)
+
+    # -- maintenance -------------------------------------------------------------
+
+    def compact(self, oldest: int, keep: list[int]) -> int:
+        """Drop log rows below ``oldest`` that no kept read needs, in one transaction."""
+        hub = self._hub
+
+        def work(conn: psycopg.Connection[Any]) -> int:
+            with conn.transaction():
+                conn.execute("SELECT head FROM statehub_hubs WHERE id = %s FOR UPDATE", (hub,))
+                rows_by_key: dict[str, list[LogRowAt]] = {}
+                cursor = conn.execute(
+                    "SELECT key, revision, op, patch::text, value::text FROM statehub_changes "
+                    "WHERE hub = %s AND revision <= %s ORDER BY key, revision",
+                    (hub, oldest),
+                )
+                for key, revision, op, patch, value in cursor.fetchall():
+                    rows_by_key.setdefault(key, []).append(
+                        (revision, op, _bytes(patch), _bytes(value))
+                    )
+                dropped = 0
+                with conn.cursor() as writer:
+                    for key, rows in rows_by_key.items():
+                        rewrites, drops = plan_key_compaction(rows, oldest, keep)
+                        writer.executemany(
+                            "UPDATE statehub_changes SET patch = NULL, value = %s::json "
+                            "WHERE hub = %s AND revision = %s AND key = %s",
+                            [(data.decode(), hub, rev, key) for rev, data in rewrites.items()],
+                        )
+                        writer.executemany(
+                            "DELETE FROM statehub_changes WHERE hub = %s AND revision = %s "
+                            "AND key = %s",
+                            [(hub, revision, key) for revision in drops],
+                        )
+                        dropped += len(drops)
+                conn.execute(
+                    "UPDATE statehub_hubs SET oldest = greatest(oldest, %s) WHERE id = %s",
+                    (oldest, hub),
+                )
+            return dropped
+
+        return self._run(work)
+
+    def load_export(self, export: Export) -> None:
+        """Load an export's rows and log into this empty hub, in one transaction."""
+        hub = self._hub
+
+        def work(conn: psycopg.Connection[Any]) -> None:
+            with conn.transaction(), conn.cursor() as cursor:
+                head = conn.execute(
+                    "SELECT head FROM statehub_hubs WHERE id = %s FOR UPDATE", (hub,)
+                ).fetchone()[0]  # type: ignore[index]
+                present = conn.execute(
+                    "SELECT 1 FROM statehub_entries WHERE hub = %s LIMIT 1", (hub,)
+                ).fetchone()
+                if head or present:
+                    raise InvalidArgument("can only import into an empty hub")
+                cursor.executemany(
+                    "INSERT INTO statehub_entries (hub, key, value, version, created_rev, "
+                    "modified_rev, updated_by, updated_ts, expires_ts, owner, patch_bytes) "
+                    "VALUES (%s, %s, %s::json, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    [
+                        (
+                            hub,
+                            row.key,
+                            row.data.decode(),
+                            row.version,
+                            row.created_rev,
+                            row.modified_rev,
+                            row.updated_by,
+                            row.updated_ts,
+                            row.expires_ts,
+                            row.owner,
+                            row.patch_bytes,
+                        )
+                        for row in export.entries
+                    ],
+                )
+                cursor.executemany(
+                    "INSERT INTO statehub_changes (hub, revision, key, op, agent, ts, label, "
+                    "prev_version, version, patch, value, cause) VALUES "
+                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::json, %s::json, %s::json)",
+                    [
+                        (hub, *change[:8], _text(change[8]), _text(change[9]), _text(change[10]))
+                        for change in export.changes
+                    ],
+                )
+                head = export.revision if export.changes else 0
+                oldest = export.oldest if export.changes else 0
+                conn.execute(
+                    "UPDATE statehub_hubs SET head = %s, oldest = %s WHERE id = %s",
+                    (head, oldest, hub),
+                )
+
+        self._run(work)
+        self._cache = _RowCache()
+
+    # -- watching ----------------------------------------------------------------
+
+    def _listening(self) -> psycopg.Connection[Any]:
+        conn: psycopg.Connection[Any] | None = getattr(self._listener, "conn", None)
+        if conn is None or conn.closed:
+            conn = psycopg.Connection.connect(self._dsn, autocommit=True)
+            conn.execute(f"LISTEN statehub_{int(self._hub)}")
+            self._listener.conn = conn
+            with self._listeners_lock:
+                self._listeners.append(conn)
+        return conn
+
+    def wait(self, after: int, timeout: float | None) -> int:
+        """Block until the head passes ``after``: woken by NOTIFY, checked against the log."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            conn = self._listening()
+            while True:
+                head = self.head()
+                if head > after:
+                    return head
+                remaining = 1.0 if deadline is None else deadline - time.monotonic()
+                if remaining <= 0:
+                    return head
+                # A notification wakes us at once; the 1 s cap bounds a missed one.
+                for _ in conn.notifies(timeout=min(remaining, 1.0), stop_after=1):
+                    pass
+        except psycopg.Error as exc:
+            self._listener.conn = None
+            raise BackendError(f"watching {self._shown_as!r} failed: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the pool and every listening connection."""
+        with self._listeners_lock:
+            listeners, self._listeners = self._listeners, []
+        for conn in listeners:
+            conn.close()
+        self._pool.close()

@@ -1,0 +1,58 @@
+"""The ``hub`` fixture: one fresh, empty hub per test, on every backend in BACKENDS.
+
+To run the whole suite against another backend, add one line to ``BACKENDS``: an id
+and a function that opens a fresh, empty hub given a private temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+# The suite's asserts live in an installed module, not a test file: have pytest
+# rewrite them too, so failures show the values compared.
+pytest.register_assert_rewrite("statehub.testing")
+
+import statehub  # noqa: E402
+
+
+class BackendFactory(NamedTuple):
+    """How to open a fresh, empty hub on one backend."""
+
+    id: str
+    open: Callable[[Path], statehub.Hub]
+
+
+POSTGRES_URL = os.environ.get(
+    "STATEHUB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
+"""The PostgreSQL server the tests use; unreachable means the tests fail, never skip."""
+
+
+def postgres_url() -> str:
+    """A URL of a fresh hub of its own on the test PostgreSQL server."""
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    return f"{POSTGRES_URL}{separator}hub=test-{uuid.uuid4().hex}"
+
+
+BACKENDS: list[BackendFactory] = [
+    BackendFactory("memory", lambda tmp_path: statehub.open("memory://")),
+    BackendFactory("sqlite", lambda tmp_path: statehub.open(f"sqlite:///{tmp_path}/hub.db")),
+    BackendFactory("postgres", lambda tmp_path: statehub.open(postgres_url())),
+]
+
+
+@pytest.fixture(params=BACKENDS, ids=[backend.id for backend in BACKENDS])
+def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[statehub.Hub]:
+    """An open hub, fresh and empty, closed after the test (closing twice is harmless)."""
+    factory: BackendFactory = request.param
+    opened = factory.open(tmp_path)
+    try:
+        yield opened
+    finally:
+        opened.close()
