@@ -19,6 +19,7 @@ import pytest
 pytest.register_assert_rewrite("statehub.testing")
 
 import statehub  # noqa: E402
+from statehub.testing.blocking import blocking_hub  # noqa: E402
 
 
 class BackendFactory(NamedTuple):
@@ -28,9 +29,7 @@ class BackendFactory(NamedTuple):
     open: Callable[[Path], statehub.Hub]
 
 
-POSTGRES_URL = os.environ.get(
-    "STATEHUB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
-)
+POSTGRES_URL = os.environ.get("STATEHUB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 """The PostgreSQL server the tests use; unreachable means the tests fail, never skip."""
 
 
@@ -44,6 +43,10 @@ BACKENDS: list[BackendFactory] = [
     BackendFactory("memory", lambda tmp_path: statehub.open("memory://")),
     BackendFactory("sqlite", lambda tmp_path: statehub.open(f"sqlite:///{tmp_path}/hub.db")),
     BackendFactory("postgres", lambda tmp_path: statehub.open(postgres_url())),
+    # The same suite through the asyncio API (see statehub.testing.blocking).
+    BackendFactory("memory-async", lambda tmp_path: blocking_hub("memory://")),
+    BackendFactory("sqlite-async", lambda tmp_path: blocking_hub(f"sqlite:///{tmp_path}/hub.db")),
+    BackendFactory("postgres-async", lambda tmp_path: blocking_hub(postgres_url())),
 ]
 
 

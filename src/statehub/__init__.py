@@ -8,6 +8,7 @@
 """
 
 from statehub import reducers
+from statehub.aio import AsyncAgent, AsyncHub, AsyncLease, AsyncTransaction, open_async
 from statehub.diff import Diff, KeyChange
 from statehub.errors import (
     AccessDenied,
@@ -36,6 +37,10 @@ from statehub.model import Change, Checkpoint, Entry
 __all__ = [
     "AccessDenied",
     "Agent",
+    "AsyncAgent",
+    "AsyncHub",
+    "AsyncLease",
+    "AsyncTransaction",
     "BackendBusy",
     "BackendError",
     "Change",
@@ -64,6 +69,7 @@ __all__ = [
     "__version__",
     "import_file",
     "open",
+    "open_async",
     "reducers",
 ]
 
