@@ -18,7 +18,8 @@
     ├── PatchError             (also ValueError) a JSON Patch that does not apply
     ├── HubClosed              an operation on a closed hub
     └── BackendError           the storage failed (driver errors are wrapped in it)
-        └── BackendBusy        the write lock could not be had within the timeout
+        ├── BackendBusy        the write lock could not be had within the timeout
+        └── BackendUnavailable the server could not be reached within the timeout (retry)
 
 Driver exceptions (``sqlite3.Error`` and the like) never reach callers: backends
 translate them at the boundary, keeping the original as ``__cause__``.
@@ -32,6 +33,7 @@ __all__ = [
     "AccessDenied",
     "BackendBusy",
     "BackendError",
+    "BackendUnavailable",
     "CompactedError",
     "ConflictError",
     "HubClosed",
@@ -234,3 +236,12 @@ class BackendError(StatehubError):
 
 class BackendBusy(BackendError):
     """The write lock could not be acquired within the hub's ``busy_timeout``."""
+
+
+class BackendUnavailable(BackendError):
+    """The database server could not be reached within the hub's ``busy_timeout``.
+
+    Safe to retry once the server is back: statehub retries reads itself, and a
+    write whose outcome a dropped connection left unknown is checked against the
+    log and either reported as done or redone, never applied twice.
+    """

@@ -27,7 +27,7 @@ import orjson
 
 from statehub.backends.base import SWEEP_BATCH, Backend, CommitOutcome, Sweeper
 from statehub.backends.postgres_sql import MIGRATIONS, SCHEMA_VERSION
-from statehub.errors import BackendError, InvalidArgument, StatehubError
+from statehub.errors import BackendError, BackendUnavailable, InvalidArgument, StatehubError
 from statehub.exchange import Export, RawChange
 from statehub.history import (
     REMOVING_OPS,
@@ -37,6 +37,7 @@ from statehub.history import (
     plan_key_compaction,
 )
 from statehub.model import Change
+from statehub.retry import backoff
 from statehub.txn import Plan, Stored, Txn, plan_with_expiry, shift_plan
 
 try:
@@ -137,6 +138,10 @@ def _plan_document(plan: Plan) -> dict[str, Any]:
     }
 
 
+class _Lost(Exception):
+    """The connection dropped while a write was in flight: it may or may not be done."""
+
+
 class _Changed(Exception):
     """Rows read for a commit changed before it was applied (try under the lock)."""
 
@@ -177,17 +182,20 @@ class PostgresBackend(Backend):
         self._shown_as = shown_as
         self._busy_timeout = busy_timeout
         try:
-            self._pool = psycopg_pool.ConnectionPool(
-                dsn,
-                min_size=1,
-                max_size=_MAX_CONNECTIONS,
-                kwargs={"autocommit": True},
-                open=False,
-                timeout=busy_timeout,
-            )
-            self._pool.open(wait=True, timeout=min(busy_timeout, 10.0))
-        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            # One direct connection first: a server that is down or refuses us is
+            # reported at once, naming the URL, instead of after a pool's retries.
+            with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as first:
+                hub_id = self._migrate(first, hub)
+        except psycopg.Error as exc:
             raise BackendError(f"cannot connect to {shown_as!r}: {exc}") from exc
+        self._pool = psycopg_pool.ConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=_MAX_CONNECTIONS,
+            kwargs={"autocommit": True},
+            timeout=busy_timeout,
+            open=True,
+        )
         self._dsn = dsn
         self._cache = _RowCache()
         self._sweep = Sweeper()
@@ -195,23 +203,31 @@ class PostgresBackend(Backend):
         self._listener = threading.local()
         self._listeners: list[psycopg.Connection[Any]] = []
         self._listeners_lock = threading.Lock()
-        self._hub = self._run(lambda conn: self._migrate(conn, hub))
+        self._hub = hub_id
 
     # -- connections -------------------------------------------------------------
 
-    def _run(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
-        """Run ``work`` on a pooled connection; driver errors become ``BackendError``."""
-        try:
-            with self._pool.connection() as conn:
-                return work(conn)
-        except psycopg.OperationalError as exc:
-            raise BackendError(
-                f"connection to {self._shown_as!r} failed (retry when it is back): {exc}"
-            ) from exc
-        except psycopg_pool.PoolTimeout as exc:
-            raise BackendError(f"no connection to {self._shown_as!r}: {exc}") from exc
-        except psycopg.Error as exc:
-            raise BackendError(f"PostgreSQL error on {self._shown_as!r}: {exc}") from exc
+    def _run(self, work: Callable[[psycopg.Connection[Any]], T], *, retry: bool = True) -> T:
+        """Run ``work`` on a pooled connection; driver errors become ``BackendError``.
+
+        With ``retry`` (reads, and writes known not to have happened), a lost
+        connection is retried with backoff until the server is back or the hub's
+        ``busy_timeout`` has passed, then :class:`BackendUnavailable`.
+        """
+        deadline = time.monotonic() + self._busy_timeout
+        for _ in backoff(base=0.05, cap=1.0, deadline=deadline):
+            try:
+                with self._pool.connection() as conn:
+                    return work(conn)
+            except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+                lost: Exception = exc
+                if not retry:
+                    raise _Lost from exc
+            except psycopg.Error as exc:
+                raise BackendError(f"PostgreSQL error on {self._shown_as!r}: {exc}") from exc
+        raise BackendUnavailable(
+            f"{self._shown_as!r} was unreachable for {self._busy_timeout} s: {lost}"
+        ) from lost
 
     def _migrate(self, conn: psycopg.Connection[Any], hub: str) -> int:
         with conn.transaction():
@@ -316,7 +332,7 @@ class PostgresBackend(Backend):
             raise
         if not plans:
             return None if cached and txn.keys else (None, seen)
-        first = self._run(lambda conn: self._apply(conn, plans, before, head + 1, now))
+        first = self._apply_once(plans, before, head + 1, now)
         if first < 0:
             self._cache.forget(before)
             if cached:
@@ -351,6 +367,31 @@ class PostgresBackend(Backend):
             if first != head + 1:  # pragma: no cover - the lock rules it out
                 raise BackendError(f"commit on {self._shown_as!r} raced while locked")
         return self._applied(plans, plan, seen, head + 1, first)
+
+    def _apply_once(
+        self, plans: list[Plan], before: dict[str, Stored | None], planned: int, now: float
+    ) -> int:
+        """Apply, surviving a dropped connection without ever applying twice.
+
+        If the connection drops mid-call, the log says whether the commit happened
+        (its first change row, found by key, time and agent); if not, it is sent again.
+        """
+        first_plan = plans[0]
+        marker = (self._hub, first_plan.rows[0].key, now, first_plan.agent)
+        find = (
+            "SELECT revision FROM statehub_changes "
+            "WHERE hub = %s AND key = %s AND ts = %s AND agent = %s"
+        )
+        while True:
+            try:
+                return self._run(
+                    lambda conn: self._apply(conn, plans, before, planned, now), retry=False
+                )
+            except _Lost:
+                found = self._run(lambda conn: conn.execute(find, marker).fetchall())
+                if found:
+                    revision: int = found[0][0]
+                    return revision
 
     def _apply(
         self,
