@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 import statehub
+from tests.conftest import postgres_url
 
 KEY = "global/task_plan"
 TTL = 1.0
@@ -59,9 +60,10 @@ def _start_holder(url: str) -> tuple[BaseProcess, Queue[Any], Event, int]:
     return process, reports, resume, message[1]
 
 
-@pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'locks.db'}"
+@pytest.fixture(params=["sqlite", "postgres"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh hub on a SQLite file, or on the test PostgreSQL server."""
+    return f"sqlite:///{tmp_path / 'locks.db'}" if request.param == "sqlite" else postgres_url()
 
 
 def test_lock_of_a_killed_holder_is_taken_within_ttl_and_its_fence_is_refused(url: str) -> None:
