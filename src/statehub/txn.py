@@ -148,7 +148,12 @@ class Stored:
 
 @dataclass(slots=True)
 class LogRow:
-    """One change row to append to the log (``patch`` xor ``value``, or neither on delete)."""
+    """One change row to append to the log.
+
+    ``patch`` is the effect (``None``: a whole-value change, or a removal); ``value`` is
+    the whole value after it, where the log keeps a base for replay (``None`` on most
+    patch rows, and on removals).
+    """
 
     key: str
     op: str
@@ -273,17 +278,25 @@ def _reduce(op: Op, state: Any, max_bytes: int) -> bytes:
         ) from exc
 
 
-def _effect(before: Stored, data: bytes) -> tuple[bytes | None, int]:
-    """The patch to log for ``before`` -> ``data``, or ``None`` to log the whole value."""
+def _effect(before: Stored, data: bytes) -> tuple[bytes | None, bytes | None, int]:
+    """What to log for ``before`` -> ``data``: (patch, whole value, patch bytes since).
+
+    The patch is the change's effect, for the audit log; the whole value is a base to
+    replay patches from, logged whenever the patches since the last one would
+    outweigh it (so replaying a read costs at most about the value's size). A small
+    or non-container value is logged whole only: a patch would say no more.
+    """
     if len(data) < SMALL_VALUE_BYTES or before.data[:1] != data[:1]:
-        return None, 0
+        return None, data, 0
     if data[0] not in _CONTAINER_STARTS:
-        return None, 0
+        return None, data, 0
     patch = encode_meta(make_patch(decode(before.data), decode(data)))
+    if len(patch) >= len(data):
+        return None, data, 0
     total = before.patch_bytes + len(patch)
     if total > len(data):
-        return None, 0
-    return patch, total
+        return patch, data, 0
+    return patch, None, total
 
 
 def plan_commit(
@@ -337,7 +350,9 @@ def plan_commit(
             writes[key] = None
             rows.append(LogRow(key, work.op, label, prev.version, 0, None, None, cause))
             continue
-        patch, patch_bytes = (None, 0) if prev is None else _effect(prev, work.data)
+        patch, full, patch_bytes = (
+            (None, work.data, 0) if prev is None else _effect(prev, work.data)
+        )
         version = prev.version + 1 if prev is not None else 1
         writes[key] = Stored(
             key,
@@ -351,7 +366,6 @@ def plan_commit(
             work.owner,
             patch_bytes,
         )
-        full = None if patch is not None else work.data
         prev_version = prev.version if prev is not None else 0
         rows.append(LogRow(key, work.op, label, prev_version, version, patch, full, cause))
     if not rows:

@@ -179,7 +179,7 @@ class MemoryBackend(Backend):
                 gone = set(drops)
                 for item in old:
                     if item.revision in rewrites:
-                        item.row = replace(item.row, patch=None, value=rewrites[item.revision])
+                        item.row = replace(item.row, value=rewrites[item.revision])
                 kept = [item for item in logged if item.revision not in gone]
                 dropped += len(logged) - len(kept)
                 if kept:

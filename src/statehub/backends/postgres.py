@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import orjson
 
 from statehub.backends.base import SWEEP_BATCH, Backend, CommitOutcome, Sweeper
-from statehub.backends.postgres_sql import MIGRATIONS, SCHEMA_VERSION
+from statehub.backends.postgres_sql import FUNCTIONS, MIGRATIONS, SCHEMA_VERSION
 from statehub.errors import BackendError, BackendUnavailable, InvalidArgument, StatehubError
 from statehub.exchange import Export, RawChange
 from statehub.history import (
@@ -66,6 +66,8 @@ _READ_FOR_COMMIT = f"""
     LEFT JOIN statehub_entries e ON e.hub = h.id AND e.key = ANY(%(keys)s)
     WHERE h.id = %(hub)s
 """
+_REPLAN = frozenset({"SH001", "SH002"})
+"""SQLSTATEs of ``statehub_apply`` that mean: plan again on fresh rows."""
 _CACHE_SIZE = 10_000
 """Rows remembered per backend for one-round-trip commits."""
 _MAX_CONNECTIONS = 10
@@ -247,6 +249,7 @@ class PostgresBackend(Backend):
                 for statement in statements:
                     conn.execute(statement)
                 conn.execute("INSERT INTO statehub_migrations (version) VALUES (%s)", (number,))
+            conn.execute(FUNCTIONS)
             conn.execute(
                 "INSERT INTO statehub_hubs (name) VALUES (%s) ON CONFLICT (name) DO NOTHING",
                 (hub,),
@@ -405,7 +408,12 @@ class PostgresBackend(Backend):
         document = orjson.dumps([_plan_document(plan) for plan in plans]).decode()
         sql = "SELECT statehub_apply(%s, %s, %s, %s::jsonb, %s::jsonb)"
         params = (self._hub, planned, now, orjson.dumps(expect).decode(), document)
-        first: int = conn.execute(sql, params).fetchone()[0]  # type: ignore[index]
+        try:
+            first: int = conn.execute(sql, params).fetchone()[0]  # type: ignore[index]
+        except psycopg.DatabaseError as exc:
+            if exc.sqlstate in _REPLAN:
+                return -1
+            raise
         return first
 
     # -- reads -------------------------------------------------------------------
@@ -545,7 +553,7 @@ class PostgresBackend(Backend):
                     for key, rows in rows_by_key.items():
                         rewrites, drops = plan_key_compaction(rows, oldest, keep)
                         writer.executemany(
-                            "UPDATE statehub_changes SET patch = NULL, value = %s::json "
+                            "UPDATE statehub_changes SET value = %s::json "
                             "WHERE hub = %s AND revision = %s AND key = %s",
                             [(data.decode(), hub, rev, key) for rev, data in rewrites.items()],
                         )

@@ -8,9 +8,9 @@ and in commit order.
 
 from __future__ import annotations
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
+__all__ = ["FUNCTIONS", "MIGRATIONS", "SCHEMA_VERSION"]
 
-_APPLY = r"""
+FUNCTIONS = r"""
 CREATE OR REPLACE FUNCTION statehub_fence(p_key text, p_value text, p_planned bigint,
                                           p_shift bigint) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
@@ -25,36 +25,44 @@ $$;
 -- Commit planned changes in one round trip. The client planned them on rows it read
 -- (or cached) with revisions numbered from p_planned; here the hub's row is locked,
 -- every row the plan read is checked to be unchanged (its modified_rev, 0 if absent),
--- and the plans are written renumbered from the hub's real next revision.
--- Returns the first revision written, -1 if a row changed (re-plan), -2 if the
--- client's clock is ahead of the database's (re-plan on the database's time).
+-- and the plans are written renumbered from the hub's real next revision, which is
+-- returned. Raises SQLSTATE SH001 if a row changed and SH002 if the client's clock is
+-- ahead of the database's (re-plan on fresh rows and the database's time); the
+-- raise undoes the whole call.
 CREATE OR REPLACE FUNCTION statehub_apply(p_hub bigint, p_planned bigint, p_ts float8,
                                           p_expect jsonb, p_plans jsonb) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_head bigint;
+    v_count int := jsonb_array_length(p_plans);
+    v_first bigint;
     v_shift bigint;
+    v_index int := 0;
     v_plan jsonb;
-    v_count int := 0;
 BEGIN
-    SELECT head INTO v_head FROM statehub_hubs WHERE id = p_hub FOR UPDATE;
+    -- Taking the next revisions locks the hub's row: this hub's commits queue here.
+    UPDATE statehub_hubs SET head = head + v_count WHERE id = p_hub
+    RETURNING head - v_count + 1 INTO v_first;
     IF p_ts > extract(epoch FROM clock_timestamp()) + 1.0 THEN
-        RETURN -2;
+        RAISE EXCEPTION 'statehub: clock ahead' USING ERRCODE = 'SH002';
     END IF;
     IF EXISTS (
         SELECT 1 FROM jsonb_each_text(p_expect) AS x(k, rev)
         LEFT JOIN statehub_entries e ON e.hub = p_hub AND e.key = x.k
         WHERE coalesce(e.modified_rev, 0) <> x.rev::bigint
     ) THEN
-        RETURN -1;
+        RAISE EXCEPTION 'statehub: rows changed' USING ERRCODE = 'SH001';
     END IF;
-    v_shift := v_head + 1 - p_planned;
+    v_shift := v_first - p_planned;
     FOR v_plan IN SELECT value FROM jsonb_array_elements(p_plans) LOOP
-        DELETE FROM statehub_entries
-        WHERE hub = p_hub AND key IN (SELECT jsonb_array_elements_text(v_plan -> 'deletes'));
+        IF jsonb_array_length(v_plan -> 'deletes') > 0 THEN
+            DELETE FROM statehub_entries
+            WHERE hub = p_hub AND key IN (SELECT jsonb_array_elements_text(v_plan -> 'deletes'));
+        END IF;
         INSERT INTO statehub_entries AS e (hub, key, value, version, created_rev, modified_rev,
                                            updated_by, updated_ts, expires_ts, owner, patch_bytes)
-        SELECT p_hub, w ->> 0, statehub_fence(w ->> 0, w ->> 1, p_planned, v_shift)::json,
+        SELECT p_hub, w ->> 0,
+               (CASE WHEN v_shift = 0 THEN w ->> 1
+                     ELSE statehub_fence(w ->> 0, w ->> 1, p_planned, v_shift) END)::json,
                (w ->> 2)::int,
                CASE WHEN (w ->> 3)::bigint >= p_planned THEN (w ->> 3)::bigint + v_shift
                     ELSE (w ->> 3)::bigint END,
@@ -69,18 +77,21 @@ BEGIN
             patch_bytes = excluded.patch_bytes;
         INSERT INTO statehub_changes (hub, revision, key, op, agent, ts, label, prev_version,
                                       version, patch, value, cause)
-        SELECT p_hub, v_head + 1 + v_count, c ->> 0, c ->> 1, v_plan ->> 'agent', p_ts,
+        SELECT p_hub, v_first + v_index, c ->> 0, c ->> 1, v_plan ->> 'agent', p_ts,
                c ->> 2, (c ->> 3)::int, (c ->> 4)::int, (c ->> 5)::json,
-               statehub_fence(c ->> 0, c ->> 6, p_planned, v_shift)::json, (c ->> 7)::json
+               (CASE WHEN v_shift = 0 THEN c ->> 6
+                     ELSE statehub_fence(c ->> 0, c ->> 6, p_planned, v_shift) END)::json,
+               (c ->> 7)::json
         FROM jsonb_array_elements(v_plan -> 'changes') AS c;
-        v_count := v_count + 1;
+        v_index := v_index + 1;
     END LOOP;
-    UPDATE statehub_hubs SET head = v_head + v_count WHERE id = p_hub;
-    PERFORM pg_notify('statehub_' || p_hub, (v_head + v_count)::text);
-    RETURN v_head + 1;
+    PERFORM pg_notify('statehub_' || p_hub, (v_first + v_count - 1)::text);
+    RETURN v_first;
 END
 $$;
 """
+"""Server-side functions. They are code, not schema: every open re-creates them
+(``CREATE OR REPLACE``, under the migration lock), so a release's own versions run."""
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -123,7 +134,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (hub, revision, key)
         )""",
         "CREATE INDEX statehub_changes_by_key ON statehub_changes (hub, key, revision)",
-        _APPLY,
     ),
 )
 """Entry ``n`` takes the schema from version ``n`` to ``n + 1``."""

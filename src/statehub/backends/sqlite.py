@@ -484,8 +484,7 @@ class SqliteBackend(Backend):
             for key, rows in rows_by_key.items():
                 rewrites, drops = plan_key_compaction(rows, oldest, keep)
                 conn.executemany(
-                    "UPDATE changes SET patch = NULL, value = ? "
-                    "WHERE hub = ? AND revision = ? AND key = ?",
+                    "UPDATE changes SET value = ? WHERE hub = ? AND revision = ? AND key = ?",
                     [(value, hub, revision, key) for revision, value in rewrites.items()],
                 )
                 conn.executemany(
