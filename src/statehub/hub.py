@@ -37,6 +37,7 @@ from statehub.errors import (
     HubClosed,
     InvalidArgument,
     LockedError,
+    ReducerError,
     UnknownReducer,
 )
 from statehub.exchange import build_export, parse_export
@@ -62,10 +63,21 @@ from statehub.txn import (
 )
 from statehub.url import DEFAULT_URL, HubURL, parse_url
 
-__all__ = ["DEFAULT_UPDATE_RETRIES", "Agent", "Hub", "Transaction", "import_file", "open"]
+__all__ = [
+    "DEFAULT_UPDATE_RETRIES",
+    "OPTIMISTIC_UPDATES",
+    "Agent",
+    "Hub",
+    "Transaction",
+    "import_file",
+    "open",
+]
 
 DEFAULT_UPDATE_RETRIES = 100
 """How many times :meth:`Agent.update` tries before giving up with ``ConflictError``."""
+
+OPTIMISTIC_UPDATES = 8
+"""Conflicts :meth:`Agent.update` accepts before it applies ``fn`` inside the commit."""
 
 _MISSING: Any = object()
 
@@ -658,10 +670,14 @@ class Agent:
     ) -> Entry:
         """Read ``key``, compute ``fn(value)``, and write it if nobody wrote in between.
 
-        On a conflict the whole read-compute-write is retried, after a jittered
-        exponential backoff, up to ``retries`` times. ``fn`` may run more than once,
-        so it should have no side effects; it gets a copy of the value (``default``
-        when the key does not exist).
+        On a conflict the read-compute-write is retried after a jittered exponential
+        backoff. A writer that keeps losing to others would starve, so after
+        :data:`OPTIMISTIC_UPDATES` conflicts ``fn`` is applied inside the commit
+        instead, to the value read there, which cannot conflict (on backends that
+        cannot run Python inside a commit, the optimistic retries go on up to
+        ``retries`` attempts). ``fn`` may therefore run more than once and should have
+        no side effects; it gets a copy of the value (``default`` when the key does
+        not exist).
 
         Raises:
             ConflictError: still conflicting after ``retries`` attempts.
@@ -673,7 +689,9 @@ class Agent:
         """
         _check_int("retries", retries, minimum=1)
         conflict: ConflictError | None = None
-        for _ in backoff(base=0.0005, cap=0.01, attempts=retries):
+        for attempt in backoff(base=0.0005, cap=0.01, attempts=retries):
+            if attempt >= OPTIMISTIC_UPDATES:
+                return self._update_in_commit(key, fn, default, label)
             current = self.entry(key)
             value = fn(default if current is None else current.value)
             op = self._writes.put(key, value, None, label, None, "update")
@@ -685,6 +703,20 @@ class Agent:
         raise ConflictError(
             conflict.key, conflict.expected, conflict.actual, f"gave up after {retries} attempts"
         )
+
+    def _update_in_commit(
+        self, key: str, fn: Callable[[Any], Any], default: Any, label: str | None
+    ) -> Entry:
+        def apply(state: Any, _: Any) -> Any:
+            return fn(default if state is None else state)
+
+        apply.__name__ = getattr(fn, "__name__", "update")
+        op = Op(DISPATCH, self._writes.key(key), reducer=apply, label=label, logged_as="update")
+        try:
+            return self._commit_entry(op, {})
+        except ReducerError as exc:
+            # The optimistic path lets fn's own error (or InvalidValue) through: so here.
+            raise (exc.__cause__ or exc) from None
 
     def transaction(self, *, label: str | None = None) -> Transaction:
         """Group several writes into one atomic commit (one revision).

@@ -104,40 +104,50 @@ def _text(data: bytes | None) -> str | None:
     return None if data is None else data.decode()
 
 
-def _plan_document(plan: Plan) -> dict[str, Any]:
-    return {
-        "agent": plan.agent,
-        "deletes": [key for key, row in plan.writes.items() if row is None],
-        "writes": [
-            [
-                row.key,
-                row.data.decode(),
-                row.version,
-                row.created_rev,
-                row.modified_rev,
-                row.updated_by,
-                row.updated_ts,
-                row.expires_ts,
-                row.owner,
-                row.patch_bytes,
-            ]
-            for row in plan.writes.values()
-            if row is not None
-        ],
-        "changes": [
-            [
-                row.key,
-                row.op,
-                row.label,
-                row.prev_version,
-                row.version,
-                _text(row.patch),
-                _text(row.value),
-                _text(row.cause),
-            ]
-            for row in plan.rows
-        ],
-    }
+def _apply_params(plans: list[Plan]) -> tuple[str, list[str], str]:
+    """``statehub_apply``'s writes, deletes and changes for consecutive ``plans``.
+
+    Writes and deletes are each key's final state after all the plans (a key expired
+    by the first plan and written by the second is one write); every change row keeps
+    its plan's offset from the first revision.
+    """
+    final: dict[str, Stored | None] = {}
+    for plan in plans:
+        final.update(plan.writes)
+    writes = [
+        [
+            row.key,
+            row.data.decode(),
+            row.version,
+            row.created_rev,
+            row.modified_rev,
+            row.updated_by,
+            row.updated_ts,
+            row.expires_ts,
+            row.owner,
+            row.patch_bytes,
+        ]
+        for row in final.values()
+        if row is not None
+    ]
+    changes = [
+        [
+            offset,
+            row.key,
+            row.op,
+            plan.agent,
+            row.label,
+            row.prev_version,
+            row.version,
+            _text(row.patch),
+            _text(row.value),
+            _text(row.cause),
+        ]
+        for offset, plan in enumerate(plans)
+        for row in plan.rows
+    ]
+    deletes = [key for key, row in final.items() if row is None]
+    return orjson.dumps(writes).decode(), deletes, orjson.dumps(changes).decode()
 
 
 class _Lost(Exception):
@@ -405,9 +415,10 @@ class PostgresBackend(Backend):
         now: float,
     ) -> int:
         expect = {key: row.modified_rev if row else 0 for key, row in before.items()}
-        document = orjson.dumps([_plan_document(plan) for plan in plans]).decode()
-        sql = "SELECT statehub_apply(%s, %s, %s, %s::jsonb, %s::jsonb)"
-        params = (self._hub, planned, now, orjson.dumps(expect).decode(), document)
+        writes, deletes, changes = _apply_params(plans)
+        sql = "SELECT statehub_apply(%s, %s, %s, %s::jsonb, %s, %s::jsonb, %s, %s::jsonb)"
+        expected = orjson.dumps(expect).decode()
+        params = (self._hub, planned, now, expected, len(plans), writes, deletes, changes)
         try:
             first: int = conn.execute(sql, params).fetchone()[0]  # type: ignore[index]
         except psycopg.DatabaseError as exc:

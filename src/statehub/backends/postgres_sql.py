@@ -30,18 +30,17 @@ $$;
 -- ahead of the database's (re-plan on fresh rows and the database's time); the
 -- raise undoes the whole call.
 CREATE OR REPLACE FUNCTION statehub_apply(p_hub bigint, p_planned bigint, p_ts float8,
-                                          p_expect jsonb, p_plans jsonb) RETURNS bigint
+                                          p_expect jsonb, p_count int, p_writes jsonb,
+                                          p_deletes text[], p_changes jsonb) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_count int := jsonb_array_length(p_plans);
     v_first bigint;
     v_shift bigint;
-    v_index int := 0;
-    v_plan jsonb;
 BEGIN
-    -- Taking the next revisions locks the hub's row: this hub's commits queue here.
-    UPDATE statehub_hubs SET head = head + v_count WHERE id = p_hub
-    RETURNING head - v_count + 1 INTO v_first;
+    -- Taking the next revisions locks the hub's row: this hub's commits queue here,
+    -- and every statement after this one sees every commit made before it.
+    UPDATE statehub_hubs SET head = head + p_count WHERE id = p_hub
+    RETURNING head - p_count + 1 INTO v_first;
     IF p_ts > extract(epoch FROM clock_timestamp()) + 1.0 THEN
         RAISE EXCEPTION 'statehub: clock ahead' USING ERRCODE = 'SH002';
     END IF;
@@ -53,11 +52,9 @@ BEGIN
         RAISE EXCEPTION 'statehub: rows changed' USING ERRCODE = 'SH001';
     END IF;
     v_shift := v_first - p_planned;
-    FOR v_plan IN SELECT value FROM jsonb_array_elements(p_plans) LOOP
-        IF jsonb_array_length(v_plan -> 'deletes') > 0 THEN
-            DELETE FROM statehub_entries
-            WHERE hub = p_hub AND key IN (SELECT jsonb_array_elements_text(v_plan -> 'deletes'));
-        END IF;
+    WITH removed AS (
+        DELETE FROM statehub_entries WHERE hub = p_hub AND key = ANY(p_deletes)
+    ), written AS (
         INSERT INTO statehub_entries AS e (hub, key, value, version, created_rev, modified_rev,
                                            updated_by, updated_ts, expires_ts, owner, patch_bytes)
         SELECT p_hub, w ->> 0,
@@ -68,24 +65,23 @@ BEGIN
                     ELSE (w ->> 3)::bigint END,
                (w ->> 4)::bigint + v_shift, w ->> 5, (w ->> 6)::float8, (w ->> 7)::float8,
                w ->> 8, (w ->> 9)::int
-        FROM jsonb_array_elements(v_plan -> 'writes') AS w
+        FROM jsonb_array_elements(p_writes) AS w
         ON CONFLICT (hub, key) DO UPDATE SET
             value = excluded.value, version = excluded.version,
             created_rev = excluded.created_rev, modified_rev = excluded.modified_rev,
             updated_by = excluded.updated_by, updated_ts = excluded.updated_ts,
             expires_ts = excluded.expires_ts, owner = excluded.owner,
-            patch_bytes = excluded.patch_bytes;
-        INSERT INTO statehub_changes (hub, revision, key, op, agent, ts, label, prev_version,
-                                      version, patch, value, cause)
-        SELECT p_hub, v_first + v_index, c ->> 0, c ->> 1, v_plan ->> 'agent', p_ts,
-               c ->> 2, (c ->> 3)::int, (c ->> 4)::int, (c ->> 5)::json,
-               (CASE WHEN v_shift = 0 THEN c ->> 6
-                     ELSE statehub_fence(c ->> 0, c ->> 6, p_planned, v_shift) END)::json,
-               (c ->> 7)::json
-        FROM jsonb_array_elements(v_plan -> 'changes') AS c;
-        v_index := v_index + 1;
-    END LOOP;
-    PERFORM pg_notify('statehub_' || p_hub, (v_first + v_count - 1)::text);
+            patch_bytes = excluded.patch_bytes
+    )
+    INSERT INTO statehub_changes (hub, revision, key, op, agent, ts, label, prev_version,
+                                  version, patch, value, cause)
+    SELECT p_hub, v_first + (c ->> 0)::int, c ->> 1, c ->> 2, c ->> 3, p_ts, c ->> 4,
+           (c ->> 5)::int, (c ->> 6)::int, (c ->> 7)::json,
+           (CASE WHEN v_shift = 0 THEN c ->> 8
+                 ELSE statehub_fence(c ->> 1, c ->> 8, p_planned, v_shift) END)::json,
+           (c ->> 9)::json
+    FROM jsonb_array_elements(p_changes) AS c;
+    PERFORM pg_notify('statehub_' || p_hub, (v_first + p_count - 1)::text);
     RETURN v_first;
 END
 $$;
