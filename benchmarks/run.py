@@ -50,7 +50,8 @@ import orjson
 import statehub
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from watch_latency import watch_latency  # a sibling script, not a package
+import postgres_bench  # sibling scripts, not a package
+from watch_latency import watch_latency
 
 KEYS = 100
 """Puts cycle over this many keys (so most puts update an existing key)."""
@@ -146,10 +147,12 @@ class Sizes:
     contention_updates: int
     appends: tuple[int, int]
     watch_changes: int
+    postgres_puts: int
+    async_puts: int
 
 
-FULL_SIZES = Sizes(7, 5000, 2000, 1000, 100_000, 1000, (1000, 2000), 200)
-QUICK_SIZES = Sizes(3, 300, 100, 1000, 10_000, 100, (1000, 2000), 30)
+FULL_SIZES = Sizes(7, 5000, 2000, 1000, 100_000, 1000, (1000, 2000), 200, 2000, 2000)
+QUICK_SIZES = Sizes(3, 300, 100, 1000, 10_000, 100, (1000, 2000), 30, 200, 200)
 
 
 class Scratch:
@@ -652,6 +655,60 @@ def run(sizes: Sizes, root: Path) -> str:
         f"(p99 {fmt_ms(p99)}, max {fmt_ms(worst)}; {sizes.watch_changes} changes x "
         f"{sizes.repeats} repeats)"
     )
+
+    say("PostgreSQL put/s beside raw psycopg ...")
+    pg_ours, pg_raws = paired(
+        lambda: postgres_bench.statehub_puts(sizes.postgres_puts),
+        lambda: postgres_bench.raw_puts(sizes.postgres_puts),
+        sizes.repeats,
+    )
+    pg_ratio = median_of([a / b for a, b in zip(pg_ours, pg_raws, strict=True)])
+    table.append(
+        (
+            "PostgreSQL put, 1 commit each (raw: 1 statement)",
+            fmt_rate(median_of(pg_ours)),
+            fmt_rate(median_of(pg_raws)) + " (psycopg)",
+            f"{pg_ratio:.2f} (target >= 0.70)",
+        )
+    )
+    targets.append(
+        f"- PostgreSQL put/s: statehub/raw psycopg = {pg_ratio:.2f}, target >= 0.70: "
+        f"{verdict(pg_ratio >= 0.70)} (statehub {spread(pg_ours)}/s, raw {spread(pg_raws)}/s)"
+    )
+    say("PostgreSQL: 4 processes on 1 hub vs on 4 hubs ...")
+    hub_runs = [postgres_bench.hubs_in_parallel(sizes.postgres_puts // 4) for _ in range(3)]
+    one_hub = median_of([one for one, _ in hub_runs])
+    four_hubs = median_of([four for _, four in hub_runs])
+    scaling = median_of([four / one for one, four in hub_runs])
+    table.append(
+        (
+            "PostgreSQL, 4 processes: 1 shared hub / 4 hubs (total put/s)",
+            f"{fmt_rate(one_hub)} / {fmt_rate(four_hubs)}",
+            "-",
+            f"{scaling:.2f}x (target >= 2.5x)",
+        )
+    )
+    targets.append(
+        f"- 4 hubs in parallel vs 1 hub: {scaling:.2f}x, target >= 2.5x: {verdict(scaling >= 2.5)}"
+    )
+    say("async put/s ...")
+    async_cases: list[tuple[str, Callable[[str], str], int]] = [
+        ("SQLite", lambda name: sqlite_url(scratch.path(name)), sizes.async_puts),
+        ("PostgreSQL", lambda name: postgres_bench.hub_url(), sizes.async_puts // 2),
+    ]
+    for label, make_url, count in async_cases:
+        rates = [
+            postgres_bench.async_puts(make_url(f"async-{label}-{tasks}"), count, tasks)
+            for tasks in (1, 8)
+        ]
+        table.append(
+            (
+                f"async put ({label}): 1 task / 8 tasks",
+                f"{fmt_rate(rates[0])} / {fmt_rate(rates[1])}",
+                "-",
+                "",
+            )
+        )
 
     widths = [max(len(row[i]) for row in [*table, HEADER]) for i in range(4)]
 
