@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def _readme_blocks() -> list[str]:
     text = (ROOT / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
-    return [block for block in blocks if block.startswith("import statehub")]
+    return [block for block in blocks if "import statehub" in block]
 
 
 def _modules() -> list[str]:
@@ -33,6 +33,7 @@ def _modules() -> list[str]:
 README_OUTPUT = [
     ["draft", "global/doc"],
     ["blocked: locked by coordinator", "~ global/doc", "{'title': 'Draft'}", "seen:"],
+    ["async seen: global/findings"],
 ]
 """Lines each README example must print, in order of the examples."""
 
