@@ -24,7 +24,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Iterator
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from statehub.hub import Agent, Hub, Transaction
 from statehub.hub import open as open_sync
@@ -36,6 +36,8 @@ __all__ = ["AsyncAgent", "AsyncHub", "AsyncLease", "AsyncTransaction", "open_asy
 
 P = ParamSpec("P")
 T = TypeVar("T")
+S = TypeVar("S")
+H = TypeVar("H")
 
 
 async def _call(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -190,9 +192,12 @@ class AsyncAgent:
         """Group writes into one atomic commit: ``async with agent.transaction() as tx``."""
         return AsyncTransaction(self._sync.transaction(label=label))
 
-    def lock(self, key: str, ttl: float = 30.0, *, wait: float | None = None) -> _Locking:
+    def lock(
+        self, key: str, ttl: float = 30.0, *, wait: float | None = None
+    ) -> _Pending[Lease, AsyncLease]:
         """Take a lease: ``lease = await agent.lock(...)`` or ``async with agent.lock(...)``."""
-        return _Locking(_call(self._sync.lock, key, ttl, wait=wait))
+        taking = _call(self._sync.lock, key, ttl, wait=wait)
+        return _Pending(taking, AsyncLease, AsyncLease.release)
 
     def watch(
         self, prefix: str = "", *, since: int | None = None, timeout: float | None = None
@@ -201,22 +206,33 @@ class AsyncAgent:
         return _iterate(self._sync.watch(prefix, since=since, timeout=timeout))
 
 
-class _Locking:
-    """``agent.lock(...)``: awaitable for the lease, or an ``async with`` that releases it."""
+class _Pending(Generic[S, H]):
+    """A handle on its way: ``await`` it, or ``async with`` it to release it at the end.
 
-    def __init__(self, taking: Awaitable[Lease]) -> None:
-        self._taking = taking
-        self._lease: AsyncLease | None = None
+    ``agent.lock(...)`` (a lease, released) and :func:`open_async` (a hub, closed)
+    both return one.
+    """
 
-    def __await__(self) -> Generator[Any, None, AsyncLease]:
-        return self._take().__await__()
+    def __init__(
+        self,
+        making: Awaitable[S],
+        wrap: Callable[[S], H],
+        finish: Callable[[H], Awaitable[Any]],
+    ) -> None:
+        self._making = making
+        self._wrap = wrap
+        self._finish = finish
+        self._handle: H | None = None
 
-    async def _take(self) -> AsyncLease:
-        self._lease = AsyncLease(await self._taking)
-        return self._lease
+    def __await__(self) -> Generator[Any, None, H]:
+        return self._make().__await__()
 
-    async def __aenter__(self) -> AsyncLease:
-        return await self._take()
+    async def _make(self) -> H:
+        self._handle = self._wrap(await self._making)
+        return self._handle
+
+    async def __aenter__(self) -> H:
+        return await self._make()
 
     async def __aexit__(
         self,
@@ -224,8 +240,8 @@ class _Locking:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._lease is not None:
-            await self._lease.release()
+        if self._handle is not None:
+            await self._finish(self._handle)
 
 
 class AsyncHub:
@@ -306,43 +322,15 @@ class AsyncHub:
         return f"<statehub.AsyncHub {self.url!r}>"
 
 
-class _Opening:
-    """``open_async(url)``: awaitable for the hub, or an ``async with`` that closes it."""
-
-    def __init__(self, opening: Awaitable[Hub]) -> None:
-        self._opening = opening
-        self._hub: AsyncHub | None = None
-
-    def __await__(self) -> Generator[Any, None, AsyncHub]:
-        return self._open().__await__()
-
-    async def _open(self) -> AsyncHub:
-        self._hub = AsyncHub(await self._opening)
-        return self._hub
-
-    async def __aenter__(self) -> AsyncHub:
-        return await self._open()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self._hub is not None:
-            await self._hub.close()
-
-
 def open_async(
     url: str | os.PathLike[str] | None = None,
     *,
     max_value_bytes: int | None = None,
     busy_timeout: float | None = None,
-) -> _Opening:
+) -> _Pending[Hub, AsyncHub]:
     """Open a hub for asyncio, with the same arguments as :func:`statehub.open`.
 
     Use it as ``hub = await open_async(url)`` or ``async with open_async(url) as hub``.
     """
-    return _Opening(
-        _call(open_sync, url, max_value_bytes=max_value_bytes, busy_timeout=busy_timeout)
-    )
+    opening = _call(open_sync, url, max_value_bytes=max_value_bytes, busy_timeout=busy_timeout)
+    return _Pending(opening, AsyncHub, AsyncHub.close)

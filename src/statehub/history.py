@@ -137,16 +137,20 @@ def plan_key_compaction(
         ``{revision: whole value}`` to write into kept rows, and the revisions to drop.
     """
     needed: set[int] = set()
+    removals: set[int] = set()
     for target in (oldest, *keep):
         if target > oldest:
             continue
         latest = next((row for row in reversed(rows) if row[0] <= target), None)
-        if latest is not None and latest[1] not in REMOVING_OPS:
-            needed.add(latest[0])
+        if latest is not None:
+            (removals if latest[1] in REMOVING_OPS else needed).add(latest[0])
+    # A removal must stay after a kept value (else reads after it would see the value
+    # again); one with no kept value before it says nothing and can go.
+    needed.update(removal for removal in removals if any(kept < removal for kept in needed))
     rewrites: dict[int, bytes] = {}
     for revision in needed:
         index = next(i for i, row in enumerate(rows) if row[0] == revision)
-        if rows[index][3] is None:
+        if rows[index][3] is None and rows[index][1] not in REMOVING_OPS:
             chain = ((op, patch, value) for _, op, patch, value in reversed(rows[: index + 1]))
             _, value = value_from_chain(chain)
             rewrites[revision] = encode_meta(value)

@@ -130,6 +130,21 @@ class Stored:
     owner: str | None = None
     patch_bytes: int = 0
 
+    def columns(self) -> tuple[Any, ...]:
+        """The row's fields in storage column order (``key``, ``data``, ``version``, ...)."""
+        return (
+            self.key,
+            self.data,
+            self.version,
+            self.created_rev,
+            self.modified_rev,
+            self.updated_by,
+            self.updated_ts,
+            self.expires_ts,
+            self.owner,
+            self.patch_bytes,
+        )
+
     def to_entry(self, replaced: Entry | None = None) -> Entry:
         """The public :class:`Entry` of this row (decoding a fresh copy of the value)."""
         return Entry(

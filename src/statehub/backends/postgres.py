@@ -104,6 +104,12 @@ def _text(data: bytes | None) -> str | None:
     return None if data is None else data.decode()
 
 
+def _entry_values(row: Stored) -> list[Any]:
+    """``row``'s columns as PostgreSQL takes them (the value as JSON text)."""
+    key, data, *rest = row.columns()
+    return [key, data.decode(), *rest]
+
+
 def _apply_params(plans: list[Plan]) -> tuple[str, list[str], str]:
     """``statehub_apply``'s writes, deletes and changes for consecutive ``plans``.
 
@@ -114,22 +120,7 @@ def _apply_params(plans: list[Plan]) -> tuple[str, list[str], str]:
     final: dict[str, Stored | None] = {}
     for plan in plans:
         final.update(plan.writes)
-    writes = [
-        [
-            row.key,
-            row.data.decode(),
-            row.version,
-            row.created_rev,
-            row.modified_rev,
-            row.updated_by,
-            row.updated_ts,
-            row.expires_ts,
-            row.owner,
-            row.patch_bytes,
-        ]
-        for row in final.values()
-        if row is not None
-    ]
+    writes = [_entry_values(row) for row in final.values() if row is not None]
     changes = [
         [
             offset,
@@ -600,22 +591,7 @@ class PostgresBackend(Backend):
                     "INSERT INTO statehub_entries (hub, key, value, version, created_rev, "
                     "modified_rev, updated_by, updated_ts, expires_ts, owner, patch_bytes) "
                     "VALUES (%s, %s, %s::json, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    [
-                        (
-                            hub,
-                            row.key,
-                            row.data.decode(),
-                            row.version,
-                            row.created_rev,
-                            row.modified_rev,
-                            row.updated_by,
-                            row.updated_ts,
-                            row.expires_ts,
-                            row.owner,
-                            row.patch_bytes,
-                        )
-                        for row in export.entries
-                    ],
+                    [(hub, *_entry_values(row)) for row in export.entries],
                 )
                 cursor.executemany(
                     "INSERT INTO statehub_changes (hub, revision, key, op, agent, ts, label, "

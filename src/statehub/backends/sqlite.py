@@ -130,19 +130,7 @@ def _prefix_bounds(prefix: str) -> tuple[str, str | None]:
 
 def _entry_params(hub: int, row: Stored) -> tuple[Any, ...]:
     """The parameters of :data:`_UPSERT` for ``row``."""
-    return (
-        hub,
-        row.key,
-        row.data,
-        row.version,
-        row.created_rev,
-        row.modified_rev,
-        row.updated_by,
-        row.updated_ts,
-        row.expires_ts,
-        row.owner,
-        row.patch_bytes,
-    )
+    return (hub, *row.columns())
 
 
 def _execute(conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
