@@ -57,6 +57,7 @@ _OPS = frozenset(
         "checkpoint",
         "checkpoint-delete",
         "rollback",
+        "import",
     }
 )
 
@@ -250,8 +251,13 @@ def parse_export(document: Any) -> Export:
     history = bool(top.field("history", lambda v: isinstance(v, bool), "true or false"))
     raw_entries = top.field("entries", lambda v: isinstance(v, list), "a list")
     entries = [_parse_entry(i, fields, history, revision) for i, fields in enumerate(raw_entries)]
-    if len({row.key for row in entries}) != len(entries):
-        raise top.fail("a key appears twice in 'entries'")
+    first_at: dict[str, int] = {}
+    for index, row in enumerate(entries):
+        if first_at.setdefault(row.key, index) != index:
+            raise InvalidArgument(
+                f"entries[{index}] ({row.key!r}): the key appears already at entries"
+                f"[{first_at[row.key]}]"
+            )
     changes: list[RawChange] = []
     if history:
         raw_changes = top.field("changes", lambda v: isinstance(v, list), "a list")
@@ -262,7 +268,12 @@ def parse_export(document: Any) -> Export:
             changes.append(change)
         if changes and changes[-1][0] != revision:
             raise top.fail(f"the last change is at {changes[-1][0]}, not the revision {revision}")
-        if len({(change[0], change[1]) for change in changes}) != len(changes):
-            raise top.fail("a (revision, key) pair appears twice in 'changes'")
+        seen_at: dict[tuple[int, str], int] = {}
+        for index, change in enumerate(changes):
+            if seen_at.setdefault((change[0], change[1]), index) != index:
+                raise InvalidArgument(
+                    f"changes[{index}] ({change[1]!r}): revision {change[0]} changes this key "
+                    f"already at changes[{seen_at[(change[0], change[1])]}]"
+                )
     hub = str(top.text("hub"))
     return Export(hub, revision, oldest, history, entries, changes)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from statehub.backends.base import Backend
@@ -119,33 +120,31 @@ def snapshot_at(
     return found
 
 
-def watch(
-    backend: Backend,
-    query: ChangeQuery,
-    timeout: float | None,
-) -> Iterator[Change]:
+def watch(backend: Backend, query: ChangeQuery, timeout: float | None) -> Iterator[Change]:
     """Yield every change matching ``query`` after ``query.since``, in revision order.
 
     Blocks while nothing new has been committed; ends after ``timeout`` seconds with
     no new change (never, with ``None``). Reads the log in windows of whole
     revisions, so a commit of many keys is never split across two polls and no
     change is skipped.
+
+    Raises:
+        CompactedError: at once, if changes after ``query.since`` were compacted away.
     """
-    position = backend.head() if query.since is None else query.since
-    since_after_compaction(backend, position)
+    since = backend.head() if query.since is None else query.since
+    since_after_compaction(backend, since)
+    return _follow(backend, query, since, timeout)
+
+
+def _follow(
+    backend: Backend, query: ChangeQuery, position: int, timeout: float | None
+) -> Iterator[Change]:
     idle_since = time.monotonic()
     while True:
         head = backend.head()
         if head > position:
             until = min(head, position + WATCH_BATCH)
-            window = ChangeQuery(
-                key=query.key,
-                prefix=query.prefix,
-                agent=query.agent,
-                since=position,
-                until=until,
-                visible_to=query.visible_to,
-            )
+            window = replace(query, since=position, until=until, limit=None)
             changes = backend.changes(window)
             yield from changes
             position = until

@@ -44,6 +44,10 @@ class Sweeper:
         expired = [row for row in rows if is_expired(row, now)]
         return sorted(expired, key=lambda row: row.expires_ts or 0.0)[:SWEEP_BATCH]
 
+    def pending(self, now: float) -> bool:
+        """Whether a sweep is due now (without scheduling the next)."""
+        return now >= self._next
+
     def is_due(self, now: float) -> bool:
         """Whether a sweep is due now (and, if so, the next is scheduled)."""
         if now < self._next:

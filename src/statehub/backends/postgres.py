@@ -295,8 +295,8 @@ class PostgresBackend(Backend):
         """
         keys = txn.keys
         guess = self._cache.guess(keys)
-        if guess is not None:
-            now = time.time() + self._clock_offset
+        now = time.time() + self._clock_offset
+        if guess is not None and not self._sweep.pending(now):  # sweeps read fresh rows
             outcome = self._try_commit(txn, max_bytes, guess, self._cache.head, now, [], True)
             if outcome is not None:
                 return outcome
