@@ -106,6 +106,11 @@ _UPSERT = f"""INSERT INTO entries (hub, {_ENTRY_COLUMNS}) VALUES (?,?,?,?,?,?,?,
     patch_bytes = excluded.patch_bytes"""
 _INSERT_CHANGE = f"INSERT INTO changes (hub, {_CHANGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
 _HEAD = "SELECT coalesce(max(revision), 0) FROM changes WHERE hub = ?"
+_READ_FOR_COMMIT = (
+    "SELECT head.revision, {columns} FROM (SELECT coalesce(max(revision), 0) AS revision "
+    "FROM changes WHERE hub = ?) AS head LEFT JOIN entries ON hub = ? AND key IN ({{marks}})"
+).format(columns=", ".join(f"entries.{name.strip()}" for name in _ENTRY_COLUMNS.split(",")))
+"""The head revision and the rows a commit reads, in one statement."""
 _MAX_PARAMS = 500
 """Keys per ``IN (...)`` query, well under SQLite's bound-parameter limit."""
 _SYNC_LEVELS = {"normal": "NORMAL", "full": "FULL"}
@@ -269,15 +274,20 @@ class SqliteBackend(Backend):
         ).fetchone()
         return None if row is None else _stored(row)
 
-    def _load_many(self, conn: sqlite3.Connection, keys: list[str]) -> dict[str, Stored | None]:
+    def _read_for_commit(
+        self, conn: sqlite3.Connection, keys: list[str]
+    ) -> tuple[int, dict[str, Stored | None]]:
+        """The head and the rows of ``keys``: one query per 500 keys (usually one)."""
         found: dict[str, Stored | None] = dict.fromkeys(keys)
-        for start in range(0, len(keys), _MAX_PARAMS):
+        head = 0
+        for start in range(0, max(len(keys), 1), _MAX_PARAMS):
             chunk = keys[start : start + _MAX_PARAMS]
-            marks = ",".join("?" * len(chunk))
-            sql = f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE hub = ? AND key IN ({marks})"
-            for row in conn.execute(sql, (self._hub, *chunk)):
-                found[row[0]] = _stored(row)
-        return found
+            sql = _READ_FOR_COMMIT.format(marks=",".join("?" * len(chunk)))
+            for row in conn.execute(sql, (self._hub, self._hub, *chunk)):
+                head = row[0]
+                if row[1] is not None:
+                    found[row[1]] = _stored(row[1:])
+        return head, found
 
     def _due_for_sweep(self, conn: sqlite3.Connection, now: float) -> list[Stored]:
         if not self._sweep.is_due(now):
@@ -318,8 +328,7 @@ class SqliteBackend(Backend):
 
         def work(conn: sqlite3.Connection) -> CommitOutcome:
             now = time.time()
-            head: int = conn.execute(_HEAD, (self._hub,)).fetchone()[0]
-            before = self._load_many(conn, txn.keys)
+            head, before = self._read_for_commit(conn, txn.keys)
             due = self._due_for_sweep(conn, now)
             plans, before, plan = plan_with_expiry(txn, before, head, now, max_bytes, due)
             for each in plans:
