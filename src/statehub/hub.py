@@ -47,6 +47,7 @@ from statehub.lease import Lease
 from statehub.locks import LOCK_SCOPE, LockState, lock_key
 from statehub.model import Change, Checkpoint, Entry
 from statehub.reducers import BUILTINS, Reducer, builtin_name
+from statehub.tasks import Tasks
 from statehub.retry import backoff
 from statehub.txn import (
     DELETE,
@@ -527,6 +528,11 @@ class Agent:
 
     def __repr__(self) -> str:
         return f"<statehub.Agent {self.name!r} on {self.hub.url!r}>"
+
+    @property
+    def tasks(self) -> Tasks:
+        """This agent's task operations: create, claim, progress, complete, fail, list."""
+        return Tasks(self)
 
     # -- writes ------------------------------------------------------------------
 
