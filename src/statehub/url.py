@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from statehub.errors import InvalidArgument
 
@@ -108,5 +108,6 @@ def parse_url(url: str | os.PathLike[str]) -> HubURL:
     if scheme == "postgresql":
         # The connection string for libpq: the URL without statehub's own options.
         libpq = {name: value for name, value in options.items() if name not in _COMMON_OPTIONS}
-        path = urlunsplit(parts._replace(scheme="postgresql", query=urlencode(libpq)))
+        query = urlencode(libpq, quote_via=quote)  # libpq reads "+" as a plus, not a space
+        path = urlunsplit(parts._replace(scheme="postgresql", query=query))
     return HubURL(scheme, path, hub, options, mask_password(text))
