@@ -81,6 +81,37 @@ def raw_puts(count: int) -> float:
         return count / (time.perf_counter() - started)
 
 
+_RAW_SAME_SCHEMA = """
+WITH head AS (UPDATE statehub_hubs SET head = head + 1 WHERE id = %(hub)s RETURNING head),
+upserted AS (
+    INSERT INTO statehub_entries AS e (hub, key, value, version, created_rev, modified_rev,
+                                       updated_by, updated_ts, expires_ts, owner, patch_bytes)
+    SELECT %(hub)s, %(key)s, %(value)s::json, 1, head, head, 'bench', 0, NULL, NULL, 0
+    FROM head
+    ON CONFLICT (hub, key) DO UPDATE SET value = excluded.value, version = e.version + 1,
+        modified_rev = excluded.modified_rev
+    RETURNING key, version, modified_rev
+)
+INSERT INTO statehub_changes (hub, revision, key, op, agent, ts, prev_version, version, value)
+SELECT %(hub)s, modified_rev, key, 'put', 'bench', 0, version - 1, version, %(value)s::json
+FROM upserted
+"""
+
+
+def raw_same_schema_puts(count: int) -> float:
+    """Raw psycopg, one statement per commit, on statehub's own tables and hub counter."""
+    with statehub.open(hub_url()) as hub:
+        hub_id = hub.backend._hub  # type: ignore[attr-defined]  # a benchmark may peek
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        started = time.perf_counter()
+        for i in range(count):
+            data = orjson.dumps(value(i)).decode()
+            conn.execute(
+                _RAW_SAME_SCHEMA, {"hub": hub_id, "key": f"global/k{i % 100}", "value": data}
+            )
+        return count / (time.perf_counter() - started)
+
+
 def _writer(url: str, count: int, barrier: Barrier, results: Queue[float]) -> None:
     with statehub.open(url) as hub:
         agent = hub.agent(f"w{os.getpid()}")
