@@ -8,7 +8,14 @@
 """
 
 from statehub import reducers
-from statehub.aio import AsyncAgent, AsyncHub, AsyncLease, AsyncTransaction, open_async
+from statehub.aio import (
+    AsyncAgent,
+    AsyncHub,
+    AsyncLease,
+    AsyncLocalMemory,
+    AsyncTransaction,
+    open_async,
+)
 from statehub.diff import Diff, KeyChange
 from statehub.errors import (
     AccessDenied,
@@ -32,7 +39,9 @@ from statehub.errors import (
 )
 from statehub.hub import Agent, Hub, Transaction, import_file, open
 from statehub.lease import Lease
+from statehub.local import LocalMemory
 from statehub.locks import LockState
+from statehub.mailbox import Message
 from statehub.model import Change, Checkpoint, Entry
 
 __all__ = [
@@ -41,6 +50,7 @@ __all__ = [
     "AsyncAgent",
     "AsyncHub",
     "AsyncLease",
+    "AsyncLocalMemory",
     "AsyncTransaction",
     "BackendBusy",
     "BackendError",
@@ -58,8 +68,10 @@ __all__ = [
     "InvalidValue",
     "KeyChange",
     "Lease",
+    "LocalMemory",
     "LockState",
     "LockedError",
+    "Message",
     "PatchError",
     "ReducerError",
     "StaleFenceError",

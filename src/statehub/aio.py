@@ -29,10 +29,18 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 from statehub.hub import Agent, Hub, Transaction
 from statehub.hub import open as open_sync
 from statehub.lease import Lease
+from statehub.local import LocalMemory
 from statehub.model import Change, Entry
 from statehub.reducers import Reducer
 
-__all__ = ["AsyncAgent", "AsyncHub", "AsyncLease", "AsyncTransaction", "open_async"]
+__all__ = [
+    "AsyncAgent",
+    "AsyncHub",
+    "AsyncLease",
+    "AsyncLocalMemory",
+    "AsyncTransaction",
+    "open_async",
+]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -161,6 +169,23 @@ class AsyncTransaction:
             await self.commit()
 
 
+class AsyncLocalMemory:
+    """The async twin of :class:`~statehub.local.LocalMemory`: ``agent.local``, awaited."""
+
+    def __init__(self, memory: LocalMemory) -> None:
+        self._sync = memory
+
+    def __repr__(self) -> str:
+        return f"<statehub.AsyncLocalMemory of {self._sync.agent.name!r}>"
+
+    remember = _threaded(LocalMemory.remember)
+    recall = _threaded(LocalMemory.recall)
+    forget = _threaded(LocalMemory.forget)
+    memories = _threaded(LocalMemory.memories)
+    log_tool_call = _threaded(LocalMemory.log_tool_call)
+    tool_calls = _threaded(LocalMemory.tool_calls)
+
+
 class AsyncAgent:
     """The async twin of :class:`~statehub.hub.Agent`: the same methods, awaited."""
 
@@ -187,6 +212,16 @@ class AsyncAgent:
     delete_checkpoint = _threaded(Agent.delete_checkpoint)
     rollback = _threaded(Agent.rollback)
     diff = _threaded(Agent.diff)
+    send = _threaded(Agent.send)
+    send_update = _threaded(Agent.send_update)
+    receive = _threaded(Agent.receive)
+    ack = _threaded(Agent.ack)
+    view = _threaded(Agent.view)
+
+    @property
+    def local(self) -> AsyncLocalMemory:
+        """This agent's private memory and tool-call log, awaited (see :mod:`statehub.local`)."""
+        return AsyncLocalMemory(self._sync.local)
 
     def transaction(self, *, label: str | None = None) -> AsyncTransaction:
         """Group writes into one atomic commit: ``async with agent.transaction() as tx``."""

@@ -18,6 +18,7 @@ import functools
 import os
 import re
 import time
+import typing
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -44,7 +45,9 @@ from statehub.exchange import build_export, parse_export
 from statehub.history import ChangeQuery, value_from_chain
 from statehub.keys import check_access, validate_agent_name, validate_key, validate_prefix
 from statehub.lease import Lease
+from statehub.local import LocalMemory
 from statehub.locks import LOCK_SCOPE, LockState, lock_key
+from statehub.mailbox import Mailbox, Message, Recipients
 from statehub.model import Change, Checkpoint, Entry
 from statehub.reducers import BUILTINS, Reducer, builtin_name
 from statehub.tasks import Tasks
@@ -947,6 +950,83 @@ class Agent:
     def diff(self, a: int | str, b: int | str = "head", *, prefix: str = "") -> Diff:
         """What changed between revisions (or checkpoints) ``a`` and ``b`` under ``prefix``."""
         return self.hub._diff(a, b, self._prefix(prefix), self.name)
+
+    # -- messages and memory (statehub.mailbox, statehub.local) --------------------
+
+    @typing.overload
+    def send(self, to: str, body: Any) -> Message: ...
+    @typing.overload
+    def send(self, to: Recipients, body: Any) -> list[Message]: ...
+    def send(self, to: str | Recipients, body: Any) -> Message | list[Message]:
+        """Send ``body`` (JSON) to the inbox of agent ``to``, or of each agent in a list.
+
+        One commit by this agent; the message survives restarts until acknowledged.
+        Returns the sender's copy (a list of them, one per recipient, for a list).
+
+        >>> import statehub
+        >>> hub = statehub.open("memory://")
+        >>> hub.agent("coordinator").send("researcher", {"task": "Research AI"}).recipient
+        'researcher'
+        """
+        sent = Mailbox(self).send(to, body)
+        return sent[0] if isinstance(to, str) else sent
+
+    @typing.overload
+    def send_update(self, to: str, key: str, value: Any) -> Message: ...
+    @typing.overload
+    def send_update(self, to: Recipients, key: str, value: Any) -> list[Message]: ...
+    def send_update(self, to: str | Recipients, key: str, value: Any) -> Message | list[Message]:
+        """Send an update (kind ``"update"``) setting ``key`` to ``value`` in ``to``'s view.
+
+        >>> import statehub
+        >>> hub = statehub.open("memory://")
+        >>> _ = hub.agent("researcher").send_update("writer", "findings", "5 key trends")
+        >>> hub.agent("writer").view()
+        {'findings': '5 key trends'}
+        """
+        sent = Mailbox(self).send_update(to, key, value)
+        return sent[0] if isinstance(to, str) else sent
+
+    def receive(
+        self, *, limit: int = 10, wait: float | None = None, visibility_timeout: float = 30.0
+    ) -> list[Message]:
+        """Take up to ``limit`` messages from this agent's inbox, in the order they were sent.
+
+        Each is in flight until acknowledged (:meth:`ack`) or until
+        ``visibility_timeout`` seconds pass, after which it is delivered again (at
+        least once). Updates it returns are applied to :meth:`view` already.
+
+        Args:
+            limit: the most messages to return.
+            wait: seconds to block while the inbox has nothing to deliver (default:
+                return at once); returns as soon as a message arrives.
+            visibility_timeout: seconds before an unacknowledged message is delivered
+                again.
+
+        >>> import statehub
+        >>> hub = statehub.open("memory://")
+        >>> _ = hub.agent("coordinator").send("researcher", "hello")
+        >>> [(m.sender, m.body) for m in hub.agent("researcher").receive(wait=5)]
+        [('coordinator', 'hello')]
+        """
+        return Mailbox(self).receive(limit, wait, visibility_timeout)
+
+    def ack(self, message: Message | str) -> bool:
+        """Acknowledge a received message (or message id): it is deleted, never delivered again.
+
+        Returns ``False`` if the message was delivered again since this delivery (its
+        visibility timeout ran out): that newer delivery is the one to acknowledge.
+        """
+        return Mailbox(self).ack(message)
+
+    def view(self) -> dict[str, Any]:
+        """This agent's view: ``{key: value}`` built from the updates sent to it, in order."""
+        return Mailbox(self).view()
+
+    @property
+    def local(self) -> LocalMemory:
+        """This agent's private memory and tool-call log (see :mod:`statehub.local`)."""
+        return LocalMemory(self)
 
 
 class Transaction:

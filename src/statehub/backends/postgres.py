@@ -59,7 +59,7 @@ _CHANGE_COLUMNS = (
     "cause::text"
 )
 _READ_FOR_COMMIT = f"""
-    SELECT h.head, extract(epoch FROM clock_timestamp())::float8, {_ENTRY_COLUMNS}
+    SELECT statehub_head(h.id), extract(epoch FROM clock_timestamp())::float8, {_ENTRY_COLUMNS}
     FROM statehub_hubs h
     LEFT JOIN statehub_entries e ON e.hub = h.id AND e.key = ANY(%(keys)s)
     WHERE h.id = %(hub)s
@@ -301,7 +301,7 @@ class PostgresBackend(Backend):
 
         The first two tries are optimistic (one round trip each, the rows checked by
         ``statehub_apply``); if other writers changed the rows both times, the third
-        holds the hub's row lock while it reads and writes, so it cannot be overtaken:
+        holds the hub's lock while it reads and writes, so it cannot be overtaken:
         under any contention a commit finishes in at most three tries.
         """
         keys = txn.keys
@@ -371,9 +371,9 @@ class PostgresBackend(Backend):
     def _commit_locked(
         self, conn: psycopg.Connection[Any], txn: Txn, max_bytes: int
     ) -> CommitOutcome:
-        """Read, plan and apply while holding the hub's row lock: cannot be overtaken."""
+        """Read, plan and apply while holding the hub's lock: cannot be overtaken."""
         with conn.transaction():
-            conn.execute("SELECT head FROM statehub_hubs WHERE id = %s FOR UPDATE", (self._hub,))
+            conn.execute("SELECT statehub_lock(%s)", (self._hub,))
             before, head, now, due = self._read_rows(conn, txn.keys)
             plans, seen, plan = plan_with_expiry(txn, before, head, now, max_bytes, due)
             if not plans:
@@ -525,7 +525,7 @@ class PostgresBackend(Backend):
 
     def head(self) -> int:
         """The hub's current revision."""
-        head: int = self._fetch("SELECT head FROM statehub_hubs WHERE id = %s", (self._hub,))[0][0]
+        head: int = self._fetch("SELECT statehub_head(%s)", (self._hub,))[0][0]
         return head
 
     def oldest(self) -> int:
@@ -548,7 +548,7 @@ class PostgresBackend(Backend):
 
         def work(conn: psycopg.Connection[Any]) -> int:
             with conn.transaction():
-                conn.execute("SELECT head FROM statehub_hubs WHERE id = %s FOR UPDATE", (hub,))
+                conn.execute("SELECT statehub_lock(%s)", (hub,))
                 rows_by_key: dict[str, list[LogRowAt]] = {}
                 cursor = conn.execute(
                     "SELECT key, revision, op, patch::text, value::text FROM statehub_changes "
@@ -588,9 +588,8 @@ class PostgresBackend(Backend):
 
         def work(conn: psycopg.Connection[Any]) -> None:
             with conn.transaction(), conn.cursor() as cursor:
-                head = conn.execute(
-                    "SELECT head FROM statehub_hubs WHERE id = %s FOR UPDATE", (hub,)
-                ).fetchone()[0]  # type: ignore[index]
+                conn.execute("SELECT statehub_lock(%s)", (hub,))
+                head = conn.execute("SELECT statehub_head(%s)", (hub,)).fetchone()[0]  # type: ignore[index]
                 present = conn.execute(
                     "SELECT 1 FROM statehub_entries WHERE hub = %s LIMIT 1", (hub,)
                 ).fetchone()
@@ -611,12 +610,8 @@ class PostgresBackend(Backend):
                         for change in export.changes
                     ],
                 )
-                head = export.revision if export.changes else 0
                 oldest = export.oldest if export.changes else 0
-                conn.execute(
-                    "UPDATE statehub_hubs SET head = %s, oldest = %s WHERE id = %s",
-                    (head, oldest, hub),
-                )
+                conn.execute("UPDATE statehub_hubs SET oldest = %s WHERE id = %s", (oldest, hub))
 
         self._run(work)
         self._cache = _RowCache()

@@ -11,6 +11,18 @@ from __future__ import annotations
 __all__ = ["FUNCTIONS", "MIGRATIONS", "SCHEMA_VERSION"]
 
 FUNCTIONS = r"""
+-- The lock that serializes one hub's commits (an advisory lock: no row is rewritten).
+CREATE OR REPLACE FUNCTION statehub_lock(p_hub bigint) RETURNS void
+LANGUAGE sql AS $$
+    SELECT pg_advisory_xact_lock(hashtext('statehub hub'), p_hub::int)
+$$;
+
+-- The hub's head revision: every commit logs a change and compaction keeps the newest.
+CREATE OR REPLACE FUNCTION statehub_head(p_hub bigint) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(max(revision), 0) FROM statehub_changes WHERE hub = p_hub
+$$;
+
 CREATE OR REPLACE FUNCTION statehub_fence(p_key text, p_value text, p_planned bigint,
                                           p_shift bigint) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
@@ -23,7 +35,7 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- Commit planned changes in one round trip. The client planned them on rows it read
--- (or cached) with revisions numbered from p_planned; here the hub's row is locked,
+-- (or cached) with revisions numbered from p_planned; here the hub's lock is taken,
 -- every row the plan read is checked to be unchanged (its modified_rev, 0 if absent),
 -- and the plans are written renumbered from the hub's real next revision, which is
 -- returned. Raises SQLSTATE SH001 if a row changed and SH002 if the client's clock is
@@ -43,10 +55,10 @@ DECLARE
     v_first bigint;
     v_shift bigint;
 BEGIN
-    -- Taking the next revisions locks the hub's row: this hub's commits queue here,
-    -- and every statement after this one sees every commit made before it.
-    UPDATE statehub_hubs SET head = head + p_count WHERE id = p_hub
-    RETURNING head - p_count + 1 INTO v_first;
+    -- This hub's commits queue on its advisory lock; every statement after this one
+    -- sees every commit made before, so the log's largest revision is the head.
+    PERFORM statehub_lock(p_hub);
+    v_first := statehub_head(p_hub) + 1;
     IF p_ts > extract(epoch FROM clock_timestamp()) + 1.0 THEN
         RAISE EXCEPTION 'statehub: clock ahead' USING ERRCODE = 'SH002';
     END IF;
@@ -139,6 +151,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX statehub_changes_by_key ON statehub_changes (hub, key, revision)",
     ),
+    # The head is the log's largest revision now (see statehub_head): no counter row
+    # rewritten at every commit.
+    ("ALTER TABLE statehub_hubs DROP COLUMN head",),
 )
 """Entry ``n`` takes the schema from version ``n`` to ``n + 1``."""
 
