@@ -7,9 +7,9 @@ returns: the new rows, and one log row per changed key. Planning is pure, so eve
 backend commits with exactly the same semantics.
 
 The log stores each change's *effect* as an RFC 6902 JSON Patch from the previous
-value, and the whole value instead whenever the patches logged since the last
-whole value would outweigh it: appending to a list n times costs O(n) bytes, and
-reading the past replays patches without any user code.
+value, and also the whole value whenever the patches logged since the last whole
+value would outweigh it: appending to a list n times costs O(n) bytes, and reading
+the past replays patches from the nearest whole value, without any user code.
 """
 
 from __future__ import annotations
@@ -32,7 +32,18 @@ from statehub.merge import merge_patch
 from statehub.model import Entry
 from statehub.patch import make_patch
 
-__all__ = ["LogRow", "Op", "Plan", "Stored", "Txn", "is_expired", "plan_commit", "plan_with_expiry"]
+__all__ = [
+    "SYSTEM_AGENT",
+    "LogRow",
+    "Op",
+    "Plan",
+    "Stored",
+    "Txn",
+    "is_expired",
+    "plan_commit",
+    "plan_with_expiry",
+    "shift_plan",
+]
 
 PUT = "put"
 DELETE = "delete"
