@@ -31,6 +31,7 @@ from statehub.hub import open as open_sync
 from statehub.lease import Lease
 from statehub.local import LocalMemory
 from statehub.model import Change, Entry
+from statehub.tasks import AsyncTasks
 from statehub.reducers import Reducer
 
 __all__ = [
@@ -222,6 +223,11 @@ class AsyncAgent:
     def local(self) -> AsyncLocalMemory:
         """This agent's private memory and tool-call log, awaited (see :mod:`statehub.local`)."""
         return AsyncLocalMemory(self._sync.local)
+
+    @property
+    def tasks(self) -> AsyncTasks:
+        """This agent's task operations, awaited (see :class:`statehub.tasks.Tasks`)."""
+        return AsyncTasks(self._sync.tasks)
 
     def transaction(self, *, label: str | None = None) -> AsyncTransaction:
         """Group writes into one atomic commit: ``async with agent.transaction() as tx``."""

@@ -16,15 +16,15 @@
 >>> [done.title for done in coordinator.tasks.list(status="completed")]
 ['Research AI trends']
 
-The status machine (every arrow is one commit; anything else raises and writes
-nothing)::
+The status machine: each arrow is one commit, but for a lease running out, which
+writes nothing (the task just reads as pending from then on); ``progress`` and
+``renew`` keep a task claimed. Anything else raises and writes nothing::
 
-    create ──▶ pending ──claim / next──▶ claimed ──complete──▶ completed
-                  ▲                       │  │ ▲
-                  │◀───── release ────────┘  │ └── progress, renew (holder)
-                  │◀── lease expired ────────┤
-                  │                          └──fail──▶ failed
-                  └──────────── retry ◀──────────────────┘
+    create ──▶ pending ──claim, next──▶ claimed ──complete──▶ completed
+                ▲    ▲                   │    │
+                │    └─ release, lease ──┘    └──fail──▶ failed
+                │        runs out                          │
+                └───────────────── retry ◀─────────────────┘
 
 | action | from | to | who |
 | --- | --- | --- | --- |
@@ -56,8 +56,9 @@ Decisions:
   and may be claimed again. Until another agent does, its holder may still report
   progress and finish it (as with :mod:`statehub.locks`: nothing was lost). Every
   ``progress`` and ``renew`` by the holder extends the lease by its length: a
-  progress report is a heartbeat. Expiry is judged by this process's clock
-  (``time.time()``), as a key's TTL is when read.
+  progress report is a heartbeat. Expiry is judged by the acting process's clock
+  (``time.time()``), as a key's TTL is when read: agents on several machines need
+  clocks in step to well within a lease (as NTP keeps them).
 - **Fencing.** Each claim gets a fence: the version of the task record the claim
   commit writes (known before the commit, so it is part of the compared record,
   and strictly larger for every later claim of the task). ``Task.fence`` carries
@@ -81,6 +82,9 @@ Decisions:
   ``Tasks(agent, counters="global/task_counts")`` dispatches ``ADD`` on create,
   ``COMPLETE`` on complete and ``FAIL`` on fail to that key, in the transition's own
   commit, so the counts never drift from the records. ``agent.tasks`` keeps none.
+- **Reads**: ``list`` and ``next`` read every record under ``task/`` in one scan
+  (keys under ``task/<id>/`` included), which suits the thousands of tasks of a team
+  run; no index key is kept, so there is nothing that could disagree with the records.
 - **asyncio:** :class:`AsyncTasks` is the awaited twin, each call on a worker thread
   (as :mod:`statehub.aio` does for the rest of the API).
 """
@@ -131,6 +135,7 @@ __all__ = [
     "TaskError",
     "TaskExists",
     "TaskNotFound",
+    "TaskRef",
     "Tasks",
     "new_task_id",
     "task_key",
@@ -632,7 +637,7 @@ class Tasks:
                 tx.dispatch(self.counters, counter, reducer="tasks")
         entry = tx.entries[key]
         assert entry is not None
-        return Task._make(entry, record, time.time())
+        return Task._make(entry, entry.value, time.time())  # the stored copy, not the caller's
 
     def _transition(
         self,
@@ -978,16 +983,16 @@ class Tasks:
 
 # =========================================================================== asyncio
 
-P = ParamSpec("P")
-T = TypeVar("T")
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 def _threaded(
-    method: Callable[Concatenate[Tasks, P], T],
-) -> Callable[Concatenate[AsyncTasks, P], Coroutine[Any, Any, T]]:
+    method: Callable[Concatenate[Tasks, _P], _T],
+) -> Callable[Concatenate[AsyncTasks, _P], Coroutine[Any, Any, _T]]:
     """An async twin of a :class:`Tasks` method: runs it on a worker thread."""
 
-    async def run(self: AsyncTasks, /, *args: P.args, **kwargs: P.kwargs) -> T:
+    async def run(self: AsyncTasks, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
         return await asyncio.to_thread(getattr(self._sync, method.__name__), *args, **kwargs)
 
     functools.update_wrapper(run, method)

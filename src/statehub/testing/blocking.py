@@ -19,12 +19,13 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from statehub.aio import AsyncAgent, AsyncHub, AsyncLease, AsyncTransaction, open_async
+from statehub.tasks import AsyncTasks
 
 __all__ = ["Blocking", "blocking_hub"]
 
 T = TypeVar("T")
 
-_HANDLES = (AsyncHub, AsyncAgent, AsyncLease, AsyncTransaction)
+_HANDLES = (AsyncHub, AsyncAgent, AsyncLease, AsyncTransaction, AsyncTasks)
 
 
 class _Loop:

@@ -21,9 +21,7 @@ The asyncio API: on a fixture that is the blocking facade over an
 :class:`~statehub.AsyncHub` (:mod:`statehub.testing.blocking`), the tests act
 through :class:`~statehub.tasks.AsyncTasks` on the facade's
 :class:`~statehub.AsyncAgent` (:func:`_tasks`), so the async twin runs the same
-assertions. Whether ``AsyncAgent`` itself offers ``agent.tasks`` is checked by one
-test of its own, which is marked as an expected failure, saying what is missing,
-for as long as :mod:`statehub.aio` has no ``tasks``.
+assertions; one test checks that ``AsyncAgent`` offers ``agent.tasks`` itself.
 
 Time: nothing here sleeps to let a thread get somewhere (threads start together at
 a :class:`threading.Barrier`). Leases that must run out are 0.2 s long, and the
@@ -45,7 +43,6 @@ from typing import Any, cast
 import pytest
 
 import statehub
-from statehub.aio import AsyncAgent
 from statehub.tasks import (
     AsyncTasks,
     IllegalTransition,
@@ -89,6 +86,7 @@ __all__ = [
     "test_task_renew_extends_the_lease",
     "test_task_stale_claimer_is_refused_by_its_fence_and_writes_nothing",
     "test_task_transitions_return_the_task_as_stored",
+    "test_task_values_are_copies_of_what_was_written_and_stored",
     "test_tasks_suite_exports_exactly_its_tests_and_no_name_of_the_other_parts",
 ]
 
@@ -100,13 +98,6 @@ _SHORT = 0.2
 
 _PATIENCE = 60.0
 """The longest a thread waits at a barrier."""
-
-_ASYNC_AGENT_TASKS_MISSING = (
-    "statehub.aio.AsyncAgent has no `tasks` twin of Agent.tasks yet: aio.py needs a "
-    "property `tasks` returning `statehub.tasks.AsyncTasks(self._sync.tasks)`, and "
-    "statehub.testing.blocking needs AsyncTasks in _HANDLES"
-)
-
 
 # =========================================================================== helpers
 
@@ -392,6 +383,23 @@ def test_task_transitions_return_the_task_as_stored(hub: statehub.Hub) -> None:
         returned = step()
         assert returned.modified_rev == hub.revision
         assert alice.get(claimed.id) == returned
+
+
+def test_task_values_are_copies_of_what_was_written_and_stored(hub: statehub.Hub) -> None:
+    payload: dict[str, Any] = {"topics": ("AI", "ML"), "depth": 2}
+    alice, bob = _tasks(hub, ALICE), _tasks(hub, BOB)
+    task = alice.create("Research", payload=payload)
+    payload["depth"] = 99
+    task.payload["topics"].append("mutated")
+    assert task.payload == {"topics": ["AI", "ML", "mutated"], "depth": 2}
+    result = {"partial": [1]}
+    claimed = bob.claim(task.id, lease=_LONG)
+    reported = bob.progress(claimed, 0.5, result=result)
+    result["partial"].append(2)
+    stored = alice.get(task.id)
+    assert stored is not None
+    assert stored.payload == {"topics": ["AI", "ML"], "depth": 2}
+    assert stored.result == reported.result == {"partial": [1]}
 
 
 def test_task_history_is_the_hub_history_of_its_record(hub: statehub.Hub) -> None:
@@ -730,11 +738,9 @@ def test_task_counters_use_the_builtin_tasks_reducer_in_the_transitions_own_comm
 
 def test_task_agent_tasks_is_available_on_every_agent(hub: statehub.Hub) -> None:
     agent = hub.agent(ALICE)
-    if isinstance(agent, Blocking) and not hasattr(AsyncAgent, "tasks"):
-        pytest.xfail(_ASYNC_AGENT_TASKS_MISSING)
     tasks = agent.tasks
     if isinstance(agent, Blocking):
-        assert isinstance(tasks, Blocking), _ASYNC_AGENT_TASKS_MISSING
+        assert isinstance(tasks, Blocking)
     else:
         assert isinstance(tasks, Tasks)
         assert tasks.agent is agent
