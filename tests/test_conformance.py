@@ -16,6 +16,8 @@ import statehub
 from statehub.testing import conformance
 from statehub.testing.conformance import *  # noqa: F403
 from statehub.testing.lifecycle import *  # noqa: F403
+from statehub.testing.messaging_suite import *  # noqa: F403
+from statehub.testing.tasks_suite import *  # noqa: F403
 
 
 def test_the_suite_exports_exactly_its_tests() -> None:

@@ -26,7 +26,7 @@ def _modules() -> list[str]:
     return sorted(
         info.name
         for info in pkgutil.walk_packages(statehub.__path__, prefix="statehub.")
-        if not info.name.startswith("statehub.testing")
+        if not info.name.startswith("statehub.testing") and info.name != "statehub.__main__"
     )
 
 

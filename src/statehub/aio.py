@@ -31,8 +31,8 @@ from statehub.hub import open as open_sync
 from statehub.lease import Lease
 from statehub.local import LocalMemory
 from statehub.model import Change, Entry
-from statehub.tasks import AsyncTasks
 from statehub.reducers import Reducer
+from statehub.tasks import AsyncTasks
 
 __all__ = [
     "AsyncAgent",

@@ -15,16 +15,21 @@ from statehub.model import Change
 from statehub.patch import apply_patch
 
 __all__ = [
-    "REMOVING_OPS",
     "ChangeQuery",
     "LogRowAt",
     "change_from_row",
+    "is_removal",
     "plan_key_compaction",
     "value_from_chain",
 ]
 
-REMOVING_OPS = frozenset({"delete", "expire"})
-"""Log ops after which the key is absent."""
+
+def is_removal(patch: bytes | None, value: bytes | None) -> bool:
+    """Whether a log row removed its key (whatever its op: delete, expire, rollback...).
+
+    Every other row carries the effect as a patch or the whole value, or both.
+    """
+    return patch is None and value is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +67,8 @@ def value_from_chain(chain: Iterable[tuple[str, bytes | None, bytes | None]]) ->
         ``(True, value)`` if the key existed at that revision, else ``(False, None)``.
     """
     patches: list[bytes] = []
-    for op, patch, value in chain:
-        if op in REMOVING_OPS:
+    for _op, patch, value in chain:
+        if is_removal(patch, value):
             return False, None
         if value is not None:
             document = decode(value)
@@ -95,7 +100,7 @@ def change_from_row(
     """
     if patch is not None:
         ops = decode(patch)
-    elif op in REMOVING_OPS:
+    elif value is None:
         ops = [{"op": "remove", "path": ""}]
     else:
         root_op = "add" if prev_version == 0 else "replace"
@@ -143,14 +148,14 @@ def plan_key_compaction(
             continue
         latest = next((row for row in reversed(rows) if row[0] <= target), None)
         if latest is not None:
-            (removals if latest[1] in REMOVING_OPS else needed).add(latest[0])
+            (removals if is_removal(latest[2], latest[3]) else needed).add(latest[0])
     # A removal must stay after a kept value (else reads after it would see the value
     # again); one with no kept value before it says nothing and can go.
     needed.update(removal for removal in removals if any(kept < removal for kept in needed))
     rewrites: dict[int, bytes] = {}
     for revision in needed:
         index = next(i for i, row in enumerate(rows) if row[0] == revision)
-        if rows[index][3] is None and rows[index][1] not in REMOVING_OPS:
+        if rows[index][3] is None and not is_removal(rows[index][2], rows[index][3]):
             chain = ((op, patch, value) for _, op, patch, value in reversed(rows[: index + 1]))
             _, value = value_from_chain(chain)
             rewrites[revision] = encode_meta(value)

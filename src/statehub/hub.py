@@ -47,11 +47,17 @@ from statehub.keys import check_access, validate_agent_name, validate_key, valid
 from statehub.lease import Lease
 from statehub.local import LocalMemory
 from statehub.locks import LOCK_SCOPE, LockState, lock_key
-from statehub.mailbox import Mailbox, Message, Recipients
+from statehub.mailbox import (
+    DEFAULT_RECEIVE_LIMIT,
+    DEFAULT_VISIBILITY_TIMEOUT,
+    Mailbox,
+    Message,
+    Recipients,
+)
 from statehub.model import Change, Checkpoint, Entry
 from statehub.reducers import BUILTINS, Reducer, builtin_name
-from statehub.tasks import Tasks
 from statehub.retry import backoff
+from statehub.tasks import Tasks
 from statehub.txn import (
     DELETE,
     DISPATCH,
@@ -988,7 +994,11 @@ class Agent:
         return sent[0] if isinstance(to, str) else sent
 
     def receive(
-        self, *, limit: int = 10, wait: float | None = None, visibility_timeout: float = 30.0
+        self,
+        *,
+        limit: int = DEFAULT_RECEIVE_LIMIT,
+        wait: float | None = None,
+        visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT,
     ) -> list[Message]:
         """Take up to ``limit`` messages from this agent's inbox, in the order they were sent.
 
@@ -1020,7 +1030,11 @@ class Agent:
         return Mailbox(self).ack(message)
 
     def view(self) -> dict[str, Any]:
-        """This agent's view: ``{key: value}`` built from the updates sent to it, in order."""
+        """This agent's view: ``{key: value}`` built from the updates sent to it, in order.
+
+        Updates still waiting in the inbox are applied first, in one commit by this
+        agent, and leave the inbox (see :mod:`statehub.mailbox`).
+        """
         return Mailbox(self).view()
 
     @property

@@ -128,7 +128,10 @@ Recipients = Iterable[str]
 """Several recipients of one message (a broadcast): any iterable of agent names."""
 
 MESSAGE: MessageKind = "message"
+"""The kind of a message sent with ``send``."""
+
 UPDATE: MessageKind = "update"
+"""The kind of a message sent with ``send_update``: it sets one key of the recipient's view."""
 
 _ID_RE = re.compile(r"[0-9a-f]{14}-[0-9a-f]{8}")
 _id_lock = threading.Lock()

@@ -28,10 +28,10 @@ from statehub.backends.postgres_sql import FUNCTIONS, MIGRATIONS, SCHEMA_VERSION
 from statehub.errors import BackendError, BackendUnavailable, InvalidArgument, StatehubError
 from statehub.exchange import Export, RawChange
 from statehub.history import (
-    REMOVING_OPS,
     ChangeQuery,
     LogRowAt,
     change_from_row,
+    is_removal,
     plan_key_compaction,
 )
 from statehub.model import Change
@@ -479,7 +479,7 @@ class PostgresBackend(Backend):
                 )
                 for op, patch, value in cursor:
                     found.append((op, _bytes(patch), _bytes(value)))
-                    if value is not None or op in REMOVING_OPS:
+                    if value is not None or is_removal(patch, value):
                         break
             return found
 

@@ -31,10 +31,10 @@ from statehub.backends.base import SWEEP_BATCH, Backend, CommitOutcome, Sweeper
 from statehub.errors import BackendBusy, BackendError, InvalidArgument
 from statehub.exchange import Export, RawChange
 from statehub.history import (
-    REMOVING_OPS,
     ChangeQuery,
     LogRowAt,
     change_from_row,
+    is_removal,
     plan_key_compaction,
 )
 from statehub.model import Change
@@ -365,7 +365,7 @@ class SqliteBackend(Backend):
             try:
                 for row in cursor:
                     found.append(row)
-                    if row[2] is not None or row[0] in REMOVING_OPS:
+                    if row[2] is not None or is_removal(row[1], row[2]):
                         break
             finally:
                 cursor.close()

@@ -55,6 +55,7 @@ from statehub.testing.conformance import (
 )
 
 __all__ = [
+    "test_a_key_removed_by_a_rollback_reads_as_absent_at_that_revision",
     "test_agent_diff_never_shows_other_agents_private_keys",
     "test_agent_watch_yields_only_keys_the_agent_may_see",
     "test_checkpoint_is_one_small_commit_whatever_the_size_of_the_hub",
@@ -1995,3 +1996,21 @@ def test_lifecycle_suite_exports_exactly_its_tests_and_no_name_of_the_first_part
     }
     assert sorted(__all__) == sorted(tests) == __all__
     assert not set(__all__) & set(conformance.__all__)
+
+
+def test_a_key_removed_by_a_rollback_reads_as_absent_at_that_revision(
+    hub: statehub.Hub,
+) -> None:
+    alice = hub.agent(ALICE)
+    alice.checkpoint("empty")
+    alice.put("global/doc", {"title": "Draft"})
+    revision = alice.rollback("empty", prefix="global/")
+    assert revision is not None
+    assert alice.get("global/doc", at=revision) is None
+    assert alice.get("global/doc", at=revision - 1) == {"title": "Draft"}
+    (change,) = hub.history(key="global/doc", since=revision - 1)
+    assert (change.op, change.version, change.patch) == (
+        "rollback",
+        0,
+        [{"op": "remove", "path": ""}],
+    )
