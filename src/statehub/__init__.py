@@ -43,6 +43,17 @@ from statehub.local import LocalMemory
 from statehub.locks import LockState
 from statehub.mailbox import Message
 from statehub.model import Change, Checkpoint, Entry
+from statehub.tasks import (
+    AsyncTasks,
+    IllegalTransition,
+    StaleClaim,
+    Task,
+    TaskClaimed,
+    TaskError,
+    TaskExists,
+    TaskNotFound,
+    Tasks,
+)
 
 __all__ = [
     "AccessDenied",
@@ -51,6 +62,7 @@ __all__ = [
     "AsyncHub",
     "AsyncLease",
     "AsyncLocalMemory",
+    "AsyncTasks",
     "AsyncTransaction",
     "BackendBusy",
     "BackendError",
@@ -63,6 +75,7 @@ __all__ = [
     "Entry",
     "Hub",
     "HubClosed",
+    "IllegalTransition",
     "InvalidArgument",
     "InvalidKey",
     "InvalidValue",
@@ -74,8 +87,15 @@ __all__ = [
     "Message",
     "PatchError",
     "ReducerError",
+    "StaleClaim",
     "StaleFenceError",
     "StatehubError",
+    "Task",
+    "TaskClaimed",
+    "TaskError",
+    "TaskExists",
+    "TaskNotFound",
+    "Tasks",
     "Transaction",
     "UnknownCheckpoint",
     "UnknownReducer",
