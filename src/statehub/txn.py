@@ -364,7 +364,7 @@ def plan_commit(
         _apply(op, work, commit)
     writes: dict[str, Stored | None] = {}
     rows: list[LogRow] = []
-    for key, work in sorted(working.items()):
+    for key, work in sorted(working.items()) if len(working) > 1 else working.items():
         prev = before.get(key)
         label = work.label or txn.label
         cause = None

@@ -20,6 +20,7 @@ loss too, at a cost (see benchmarks/RESULTS.md).
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import threading
@@ -131,6 +132,12 @@ def _prefix_bounds(prefix: str) -> tuple[str, str | None]:
     if not prefix:
         return "", None
     return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+@functools.lru_cache(maxsize=64)
+def _read_sql(count: int) -> str:
+    """:data:`_READ_FOR_COMMIT` for ``count`` keys (made once per count)."""
+    return _READ_FOR_COMMIT.format(marks=",".join("?" * count))
 
 
 def _entry_params(hub: int, row: Stored) -> tuple[Any, ...]:
@@ -282,8 +289,7 @@ class SqliteBackend(Backend):
         head = 0
         for start in range(0, max(len(keys), 1), _MAX_PARAMS):
             chunk = keys[start : start + _MAX_PARAMS]
-            sql = _READ_FOR_COMMIT.format(marks=",".join("?" * len(chunk)))
-            for row in conn.execute(sql, (self._hub, self._hub, *chunk)):
+            for row in conn.execute(_read_sql(len(chunk)), (self._hub, self._hub, *chunk)):
                 head = row[0]
                 if row[1] is not None:
                     found[row[1]] = _stored(row[1:])
@@ -320,7 +326,8 @@ class SqliteBackend(Backend):
             for row in plan.rows
         ]
         _execute(conn, _UPSERT, upserts)
-        _execute(conn, "DELETE FROM entries WHERE hub = ? AND key = ?", deletes)
+        if deletes:
+            _execute(conn, "DELETE FROM entries WHERE hub = ? AND key = ?", deletes)
         _execute(conn, _INSERT_CHANGE, changes)
 
     def commit(self, txn: Txn, max_bytes: int) -> CommitOutcome:
