@@ -82,11 +82,13 @@ def raw_puts(count: int) -> float:
 
 
 _RAW_SAME_SCHEMA = """
-WITH head AS (UPDATE statehub_hubs SET head = head + 1 WHERE id = %(hub)s RETURNING head),
+WITH head AS (
+    SELECT statehub_lock(%(hub)s), statehub_head(%(hub)s) + 1 AS revision
+),
 upserted AS (
     INSERT INTO statehub_entries AS e (hub, key, value, version, created_rev, modified_rev,
                                        updated_by, updated_ts, expires_ts, owner, patch_bytes)
-    SELECT %(hub)s, %(key)s, %(value)s::json, 1, head, head, 'bench', 0, NULL, NULL, 0
+    SELECT %(hub)s, %(key)s, %(value)s::json, 1, revision, revision, 'bench', 0, NULL, NULL, 0
     FROM head
     ON CONFLICT (hub, key) DO UPDATE SET value = excluded.value, version = e.version + 1,
         modified_rev = excluded.modified_rev
@@ -96,6 +98,8 @@ INSERT INTO statehub_changes (hub, revision, key, op, agent, ts, prev_version, v
 SELECT %(hub)s, modified_rev, key, 'put', 'bench', 0, version - 1, version, %(value)s::json
 FROM upserted
 """
+"""statehub's storage work as one statement (one writer: the lock and the head are read
+together, which only a single writer may assume)."""
 
 
 def raw_same_schema_puts(count: int) -> float:

@@ -23,6 +23,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+import orjson
+
 from statehub.backends.base import SWEEP_BATCH, Backend, CommitOutcome, Sweeper
 from statehub.backends.postgres_sql import FUNCTIONS, MIGRATIONS, SCHEMA_VERSION
 from statehub.errors import BackendError, BackendUnavailable, InvalidArgument, StatehubError
@@ -108,21 +110,8 @@ def _entry_values(row: Stored) -> list[Any]:
     return [key, data.decode(), *rest]
 
 
-_APPLY = (
-    "SELECT statehub_apply(%s, %s, %s, %s, %s::text[], %s::bigint[], "
-    "%s::text[], %s::text[], %s::int[], %s::bigint[], %s::bigint[], %s::text[], %s::float8[], "
-    "%s::float8[], %s::text[], %s::int[], %s::text[], %s::int[], %s::text[], %s::text[], "
-    "%s::text[], %s::text[], %s::int[], %s::int[], %s::text[], %s::text[], %s::text[])"
-)
-
-
-def _columns(rows: list[list[Any]], width: int) -> list[list[Any]]:
-    """Rows turned into ``width`` column lists (one array parameter per column)."""
-    return [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * width
-
-
-def _apply_params(plans: list[Plan]) -> list[Any]:
-    """``statehub_apply``'s writes, deletes and changes for ``plans``, column by column.
+def _apply_params(plans: list[Plan]) -> tuple[str, list[str], str]:
+    """``statehub_apply``'s writes, deletes and changes for consecutive ``plans``.
 
     Writes and deletes are each key's final state after all the plans (a key expired
     by the first plan and written by the second is one write); every change row keeps
@@ -149,7 +138,7 @@ def _apply_params(plans: list[Plan]) -> list[Any]:
         for row in plan.rows
     ]
     deletes = [key for key, row in final.items() if row is None]
-    return [*_columns(writes, 10), deletes, *_columns(changes, 10)]
+    return orjson.dumps(writes).decode(), deletes, orjson.dumps(changes).decode()
 
 
 class _Lost(Exception):
@@ -416,11 +405,13 @@ class PostgresBackend(Backend):
         planned: int,
         now: float,
     ) -> int:
-        keys = list(before)
-        revisions = [row.modified_rev if row else 0 for row in before.values()]
-        params = [self._hub, planned, now, len(plans), keys, revisions, *_apply_params(plans)]
+        expect = {key: row.modified_rev if row else 0 for key, row in before.items()}
+        writes, deletes, changes = _apply_params(plans)
+        sql = "SELECT statehub_apply(%s, %s, %s, %s::jsonb, %s, %s::jsonb, %s, %s::jsonb)"
+        expected = orjson.dumps(expect).decode()
+        params = (self._hub, planned, now, expected, len(plans), writes, deletes, changes)
         try:
-            first: int = conn.execute(_APPLY, params).fetchone()[0]  # type: ignore[index]
+            first: int = conn.execute(sql, params).fetchone()[0]  # type: ignore[index]
         except psycopg.DatabaseError as exc:
             if exc.sqlstate in _REPLAN:
                 return -1

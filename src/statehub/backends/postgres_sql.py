@@ -41,15 +41,9 @@ $$;
 -- returned. Raises SQLSTATE SH001 if a row changed and SH002 if the client's clock is
 -- ahead of the database's (re-plan on fresh rows and the database's time); the
 -- raise undoes the whole call.
-CREATE OR REPLACE FUNCTION statehub_apply(
-    p_hub bigint, p_planned bigint, p_ts float8, p_count int,
-    x_keys text[], x_revs bigint[],
-    w_keys text[], w_values text[], w_versions int[], w_created bigint[], w_modified bigint[],
-    w_by text[], w_ts float8[], w_expires float8[], w_owners text[], w_patch_bytes int[],
-    d_keys text[],
-    c_offsets int[], c_keys text[], c_ops text[], c_agents text[], c_labels text[],
-    c_prev int[], c_versions int[], c_patches text[], c_values text[], c_causes text[]
-) RETURNS bigint
+CREATE OR REPLACE FUNCTION statehub_apply(p_hub bigint, p_planned bigint, p_ts float8,
+                                          p_expect jsonb, p_count int, p_writes jsonb,
+                                          p_deletes text[], p_changes jsonb) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
     v_first bigint;
@@ -63,27 +57,27 @@ BEGIN
         RAISE EXCEPTION 'statehub: clock ahead' USING ERRCODE = 'SH002';
     END IF;
     IF EXISTS (
-        SELECT 1 FROM unnest(x_keys, x_revs) AS x(k, rev)
+        SELECT 1 FROM jsonb_each_text(p_expect) AS x(k, rev)
         LEFT JOIN statehub_entries e ON e.hub = p_hub AND e.key = x.k
-        WHERE coalesce(e.modified_rev, 0) <> x.rev
+        WHERE coalesce(e.modified_rev, 0) <> x.rev::bigint
     ) THEN
         RAISE EXCEPTION 'statehub: rows changed' USING ERRCODE = 'SH001';
     END IF;
     v_shift := v_first - p_planned;
     WITH removed AS (
-        DELETE FROM statehub_entries WHERE hub = p_hub AND key = ANY(d_keys)
+        DELETE FROM statehub_entries WHERE hub = p_hub AND key = ANY(p_deletes)
     ), written AS (
         INSERT INTO statehub_entries AS e (hub, key, value, version, created_rev, modified_rev,
                                            updated_by, updated_ts, expires_ts, owner, patch_bytes)
-        SELECT p_hub, w.key,
-               (CASE WHEN v_shift = 0 THEN w.value
-                     ELSE statehub_fence(w.key, w.value, p_planned, v_shift) END)::json,
-               w.version,
-               CASE WHEN w.created >= p_planned THEN w.created + v_shift ELSE w.created END,
-               w.modified + v_shift, w.by, w.ts, w.expires, w.owner, w.patch_bytes
-        FROM unnest(w_keys, w_values, w_versions, w_created, w_modified, w_by, w_ts,
-                    w_expires, w_owners, w_patch_bytes)
-             AS w(key, value, version, created, modified, by, ts, expires, owner, patch_bytes)
+        SELECT p_hub, w ->> 0,
+               (CASE WHEN v_shift = 0 THEN w ->> 1
+                     ELSE statehub_fence(w ->> 0, w ->> 1, p_planned, v_shift) END)::json,
+               (w ->> 2)::int,
+               CASE WHEN (w ->> 3)::bigint >= p_planned THEN (w ->> 3)::bigint + v_shift
+                    ELSE (w ->> 3)::bigint END,
+               (w ->> 4)::bigint + v_shift, w ->> 5, (w ->> 6)::float8, (w ->> 7)::float8,
+               w ->> 8, (w ->> 9)::int
+        FROM jsonb_array_elements(p_writes) AS w
         ON CONFLICT (hub, key) DO UPDATE SET
             value = excluded.value, version = excluded.version,
             created_rev = excluded.created_rev, modified_rev = excluded.modified_rev,
@@ -93,14 +87,12 @@ BEGIN
     )
     INSERT INTO statehub_changes (hub, revision, key, op, agent, ts, label, prev_version,
                                   version, patch, value, cause)
-    SELECT p_hub, v_first + c.offset_, c.key, c.op, c.agent, p_ts, c.label, c.prev, c.version,
-           c.patch::json,
-           (CASE WHEN v_shift = 0 THEN c.value
-                 ELSE statehub_fence(c.key, c.value, p_planned, v_shift) END)::json,
-           c.cause::json
-    FROM unnest(c_offsets, c_keys, c_ops, c_agents, c_labels, c_prev, c_versions, c_patches,
-                c_values, c_causes)
-         AS c(offset_, key, op, agent, label, prev, version, patch, value, cause);
+    SELECT p_hub, v_first + (c ->> 0)::int, c ->> 1, c ->> 2, c ->> 3, p_ts, c ->> 4,
+           (c ->> 5)::int, (c ->> 6)::int, (c ->> 7)::json,
+           (CASE WHEN v_shift = 0 THEN c ->> 8
+                 ELSE statehub_fence(c ->> 1, c ->> 8, p_planned, v_shift) END)::json,
+           (c ->> 9)::json
+    FROM jsonb_array_elements(p_changes) AS c;
     PERFORM pg_notify('statehub_' || p_hub, (v_first + p_count - 1)::text);
     RETURN v_first;
 END
