@@ -37,12 +37,13 @@ from statehub.errors import (
     UnknownReducer,
     ValueTooLarge,
 )
-from statehub.hub import Agent, Hub, Transaction, import_file, open
+from statehub.hub import Agent, Hub
 from statehub.lease import Lease
 from statehub.local import LocalMemory
 from statehub.locks import LockState
 from statehub.mailbox import Message
 from statehub.model import Change, Checkpoint, Entry
+from statehub.opening import import_file, open
 from statehub.tasks import (
     AsyncTasks,
     IllegalTransition,
@@ -54,6 +55,7 @@ from statehub.tasks import (
     TaskNotFound,
     Tasks,
 )
+from statehub.transaction import Transaction
 
 __all__ = [
     "AccessDenied",

@@ -26,13 +26,14 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
-from statehub.hub import Agent, Hub, Transaction
-from statehub.hub import open as open_sync
+from statehub.hub import Agent, Hub
 from statehub.lease import Lease
 from statehub.local import LocalMemory
 from statehub.model import Change, Entry
+from statehub.opening import open as open_sync
 from statehub.reducers import Reducer
 from statehub.tasks import AsyncTasks
+from statehub.transaction import Transaction
 
 __all__ = [
     "AsyncAgent",

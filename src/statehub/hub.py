@@ -14,9 +14,7 @@ grammar, private scopes, value encoding, reducer lookup, retries.
 
 from __future__ import annotations
 
-import functools
 import os
-import re
 import time
 import typing
 from collections.abc import Callable, Iterator
@@ -28,10 +26,16 @@ from typing import Any
 import orjson
 
 from statehub import timetravel
+from statehub.arguments import (
+    carried_fences,
+    check_int,
+    check_label,
+    check_seconds,
+    check_ttl,
+    expected_versions,
+)
 from statehub.backends.base import Backend
-from statehub.backends.memory import MemoryBackend
-from statehub.backends.sqlite import SqliteBackend
-from statehub.codec import DEFAULT_MAX_VALUE_BYTES, decode, encode, encode_meta
+from statehub.codec import decode, encode, encode_meta
 from statehub.diff import Diff, diff_snapshots
 from statehub.errors import (
     ConflictError,
@@ -39,9 +43,8 @@ from statehub.errors import (
     InvalidArgument,
     LockedError,
     ReducerError,
-    UnknownReducer,
 )
-from statehub.exchange import build_export, parse_export
+from statehub.exchange import build_export
 from statehub.history import ChangeQuery, value_from_chain
 from statehub.keys import check_access, validate_agent_name, validate_key, validate_prefix
 from statehub.lease import Lease
@@ -55,14 +58,14 @@ from statehub.mailbox import (
     Recipients,
 )
 from statehub.model import Change, Checkpoint, Entry
-from statehub.reducers import BUILTINS, Reducer, builtin_name
+from statehub.reducers import Reducer
 from statehub.retry import backoff
 from statehub.tasks import Tasks
+from statehub.transaction import Transaction
 from statehub.txn import (
     DELETE,
     DISPATCH,
     LOCK,
-    MERGE,
     PUT,
     RENEW,
     UNLOCK,
@@ -71,16 +74,14 @@ from statehub.txn import (
     Txn,
     is_expired,
 )
-from statehub.url import DEFAULT_URL, HubURL, parse_url
+from statehub.url import HubURL
+from statehub.writes import ReducerRegistry, Writes, with_initial
 
 __all__ = [
     "DEFAULT_UPDATE_RETRIES",
     "OPTIMISTIC_UPDATES",
     "Agent",
     "Hub",
-    "Transaction",
-    "import_file",
-    "open",
 ]
 
 DEFAULT_UPDATE_RETRIES = 100
@@ -88,56 +89,6 @@ DEFAULT_UPDATE_RETRIES = 100
 
 OPTIMISTIC_UPDATES = 8
 """Conflicts :meth:`Agent.update` accepts before it applies ``fn`` inside the commit."""
-
-_MISSING: Any = object()
-
-
-def _check_int(name: str, value: object, *, minimum: int = 0) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidArgument(f"{name} must be an int, not {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise InvalidArgument(f"{name} must be >= {minimum}, not {value}")
-    return value
-
-
-def _check_label(label: object) -> str | None:
-    if label is not None and not isinstance(label, str):
-        raise InvalidArgument(f"label must be a str, not {type(label).__name__}")
-    return label
-
-
-class _ReducerRegistry:
-    """Reducers by key, or by key pattern where ``*`` stands for one segment."""
-
-    def __init__(self) -> None:
-        self._exact: dict[str, Reducer] = {}
-        self._patterns: list[tuple[re.Pattern[str], Reducer]] = []
-
-    def register(self, key: str, reducer: Reducer) -> None:
-        if "*" not in key:
-            self._exact[validate_key(key)] = reducer
-            return
-        validate_key(key.replace("*", "x"))
-        regex = "[^/]+".join(re.escape(part) for part in key.split("*"))
-        self._patterns.append((re.compile(regex), reducer))
-
-    def find(self, key: str) -> Reducer | None:
-        found = self._exact.get(key)
-        if found is None:
-            for pattern, reducer in reversed(self._patterns):
-                if pattern.fullmatch(key):
-                    return reducer
-        return found
-
-
-def _with_initial(reducer: Reducer, initial: Any) -> Reducer:
-    initial_data = encode("initial", initial)
-
-    def reduce(state: Any, action: Any) -> Any:
-        return reducer(decode(initial_data) if state is None else state, action)
-
-    reduce.__name__ = getattr(reducer, "__name__", "reducer")
-    return reduce
 
 
 class Hub:
@@ -150,7 +101,7 @@ class Hub:
         self._backend: Backend | None = backend
         self._url = url
         self.max_value_bytes = max_value_bytes
-        self._reducers = _ReducerRegistry()
+        self._reducers = ReducerRegistry()
 
     @property
     def url(self) -> str:
@@ -193,7 +144,7 @@ class Hub:
         if not callable(reducer):
             raise InvalidArgument(f"reducer must be callable, not {type(reducer).__name__}")
         if initial is not None:
-            reducer = _with_initial(reducer, initial)
+            reducer = with_initial(reducer, initial)
         self._reducers.register(key, reducer)
 
     def reducer_for(self, key: str) -> Reducer | None:
@@ -272,10 +223,8 @@ class Hub:
 
     def wait_for(self, revision: int, timeout: float | None = None) -> bool:
         """Block until the head reaches ``revision``; ``False`` if ``timeout`` passed first."""
-        wanted = _check_int("revision", revision)
-        deadline = (
-            None if timeout is None else time.monotonic() + _check_seconds("timeout", timeout)
-        )
+        wanted = check_int("revision", revision)
+        deadline = None if timeout is None else time.monotonic() + check_seconds("timeout", timeout)
         while True:
             remaining = None if deadline is None else deadline - time.monotonic()
             if self.backend.wait(wanted - 1, remaining) >= wanted:
@@ -297,9 +246,9 @@ class Hub:
             key=None if key is None else validate_key(key, reserved=visible_to is None),
             prefix=None if prefix is None else validate_prefix(prefix),
             agent=None if agent is None else validate_agent_name(agent),
-            since=None if since is None else _check_int("since", since),
-            until=None if until is None else _check_int("until", until),
-            limit=None if limit is None else _check_int("limit", limit),
+            since=None if since is None else check_int("since", since),
+            until=None if until is None else check_int("until", until),
+            limit=None if limit is None else check_int("limit", limit),
             visible_to=visible_to,
         )
 
@@ -340,7 +289,7 @@ class Hub:
         if before is not None:
             first_kept = timetravel.resolve(backend, before)
         else:
-            cutoff = time.time() - _check_seconds("older_than", older_than)
+            cutoff = time.time() - check_seconds("older_than", older_than)
             first_kept = backend.first_revision_since(cutoff)
         oldest = min(first_kept - 1, backend.head() - 1)
         if oldest <= backend.oldest():
@@ -402,127 +351,6 @@ class Hub:
         return f"<statehub.Hub {self.url!r}>"
 
 
-@functools.lru_cache(maxsize=8192)
-def _checked_key(agent: str, key: str) -> str:
-    """``key`` if it is valid and ``agent`` may use it (cached: keys repeat a lot)."""
-    validate_key(key)
-    check_access(agent, key)
-    return key
-
-
-class _Writes:
-    """Builds the ops of one agent's writes, checking every argument first."""
-
-    def __init__(self, hub: Hub, agent: str) -> None:
-        self.hub = hub
-        self.agent = agent
-
-    def key(self, key: str) -> str:
-        if type(key) is not str:
-            validate_key(key)  # raises InvalidKey naming the type
-        return _checked_key(self.agent, key)
-
-    def put(
-        self,
-        key: str,
-        value: Any,
-        owner: bool | None,
-        label: str | None,
-        ttl: float | None,
-        logged_as: str | None = None,
-    ) -> Op:
-        if owner is not None and not isinstance(owner, bool):
-            raise InvalidArgument(f"owner must be True, False or None, not {owner!r}")
-        self.key(key)
-        data = encode(key, value, self.hub.max_value_bytes)
-        return Op(
-            PUT,
-            key,
-            data,
-            label=_check_label(label),
-            owner=owner,
-            logged_as=logged_as,
-            ttl=_check_ttl(ttl),
-        )
-
-    def merge(self, key: str, patch: Any, label: str | None, ttl: float | None) -> Op:
-        self.key(key)
-        operand = decode(encode(key, patch, self.hub.max_value_bytes))
-        return Op(
-            MERGE,
-            key,
-            operand=operand,
-            cause={"patch": operand},
-            label=_check_label(label),
-            ttl=_check_ttl(ttl),
-        )
-
-    def dispatch(
-        self,
-        key: str,
-        action: Any,
-        reducer: Reducer | str | None,
-        label: str | None,
-        ttl: float | None,
-    ) -> Op:
-        self.key(key)
-        if reducer is None:
-            function = self.hub.reducer_for(key)
-            if function is None:
-                raise UnknownReducer(key)
-        elif isinstance(reducer, str):
-            function = BUILTINS.get(reducer)
-            if function is None:
-                raise UnknownReducer(key, reducer)
-        elif callable(reducer):
-            function = reducer
-        else:
-            raise InvalidArgument(f"reducer must be a name or a function, not {reducer!r}")
-        action_data = encode(key, action, self.hub.max_value_bytes)
-        operand = decode(action_data)
-        name = builtin_name(function) or getattr(function, "__name__", "reducer")
-        kind = operand.get("type") if isinstance(operand, dict) else None
-        tag = _check_label(label) or (kind if isinstance(kind, str) else None)
-        return Op(
-            DISPATCH,
-            key,
-            operand=operand,
-            reducer=function,
-            cause={"reducer": name, "action": decode(action_data)},  # a reducer may mutate operand
-            label=tag,
-            ttl=_check_ttl(ttl),
-        )
-
-    def delete(self, key: str, label: str | None) -> Op:
-        return Op(DELETE, self.key(key), label=_check_label(label))
-
-
-def _expect(key: str, expect_version: int | None) -> dict[str, int]:
-    if expect_version is None:
-        return {}
-    return {key: _check_int("expect_version", expect_version)}
-
-
-def _fences(key: str, fence: int | None) -> dict[str, int]:
-    if fence is None:
-        return {}
-    return {key: _check_int("fence", fence, minimum=1)}
-
-
-def _check_seconds(name: str, seconds: object) -> float:
-    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
-        raise InvalidArgument(f"{name} must be a number of seconds >= 0, not {seconds!r}")
-    return float(seconds)
-
-
-def _check_ttl(ttl: object) -> float | None:
-    if ttl is None:
-        return None
-    if not isinstance(ttl, int | float) or isinstance(ttl, bool) or not 0 < ttl < 10**9:
-        raise InvalidArgument(f"ttl must be a positive number of seconds, not {ttl!r}")
-    return float(ttl)
-
-
 class Agent:
     """Acts on a hub as one named agent; every write is attributed to it.
 
@@ -533,7 +361,7 @@ class Agent:
     def __init__(self, hub: Hub, name: str) -> None:
         self.hub = hub
         self.name = name
-        self._writes = _Writes(hub, name)
+        self._writes = Writes(hub, name)
 
     def __repr__(self) -> str:
         return f"<statehub.Agent {self.name!r} on {self.hub.url!r}>"
@@ -547,7 +375,7 @@ class Agent:
 
     def _commit_one(self, op: Op, expect: dict[str, int], fence: int | None = None) -> Entry | None:
         hub = self.hub
-        txn = Txn(self.name, (op,), expect, fences=_fences(op.key, fence))
+        txn = Txn(self.name, (op,), expect, fences=carried_fences(op.key, fence))
         plan, before = hub.backend.commit(txn, hub.max_value_bytes)
         previous = before[op.key]
         if plan is None:
@@ -602,7 +430,7 @@ class Agent:
         'draft'
         """
         op = self._writes.put(key, value, owner, label, ttl)
-        return self._commit_entry(op, _expect(key, expect_version), fence)
+        return self._commit_entry(op, expected_versions(key, expect_version), fence)
 
     def merge(
         self,
@@ -626,7 +454,7 @@ class Agent:
         {'research': 'done', 'draft': 'Written'}
         """
         op = self._writes.merge(key, patch, label, ttl)
-        return self._commit_entry(op, _expect(key, expect_version), fence)
+        return self._commit_entry(op, expected_versions(key, expect_version), fence)
 
     def dispatch(
         self,
@@ -672,7 +500,7 @@ class Agent:
     ) -> Entry | None:
         """Delete ``key``; returns the entry deleted, or ``None`` if it did not exist."""
         op = self._writes.delete(key, label)
-        return self._commit_one(op, _expect(key, expect_version), fence)
+        return self._commit_one(op, expected_versions(key, expect_version), fence)
 
     def update(
         self,
@@ -702,7 +530,7 @@ class Agent:
         >>> agent.update("global/counter", lambda v: (v or 0) + 1).value
         1
         """
-        _check_int("retries", retries, minimum=1)
+        check_int("retries", retries, minimum=1)
         conflict: ConflictError | None = None
         for attempt in backoff(base=0.0005, cap=0.01, attempts=retries):
             if attempt >= OPTIMISTIC_UPDATES:
@@ -744,7 +572,7 @@ class Agent:
         >>> tx.revision, agent.get("global/status")
         (1, {'plan': 'ready'})
         """
-        return Transaction(self, _check_label(label))
+        return Transaction(self, check_label(label))
 
     # -- reads -------------------------------------------------------------------
 
@@ -859,8 +687,8 @@ class Agent:
             LockedError: held by another agent (after ``wait``), with holder and expiry.
         """
         self._writes.key(key)
-        lease_ttl = _check_ttl(ttl)
-        deadline = None if wait is None else time.monotonic() + _check_seconds("wait", wait)
+        lease_ttl = check_ttl(ttl)
+        deadline = None if wait is None else time.monotonic() + check_seconds("wait", wait)
         locked: LockedError | None = None
         attempts = None if deadline is not None else 1
         for _ in backoff(base=0.005, cap=0.1, deadline=deadline, attempts=attempts):
@@ -882,7 +710,7 @@ class Agent:
         return plan.writes[op.key]
 
     def _renew(self, key: str, fence: int, ttl: float) -> float:
-        stored = self._lease_op(Op(RENEW, lock_key(key), ttl=_check_ttl(ttl), fence=fence))
+        stored = self._lease_op(Op(RENEW, lock_key(key), ttl=check_ttl(ttl), fence=fence))
         state = LockState.decode(key, stored.data if stored is not None else None)
         assert state is not None
         return state.expires_ts
@@ -1041,220 +869,3 @@ class Agent:
     def local(self) -> LocalMemory:
         """This agent's private memory and tool-call log (see :mod:`statehub.local`)."""
         return LocalMemory(self)
-
-
-class Transaction:
-    """Writes buffered by one agent and committed atomically when the block ends.
-
-    Nothing is written if the block raises. The same operations as on
-    :class:`Agent` are available; they return nothing, since nothing is committed
-    until the end. ``tx.get`` reads committed state and makes the commit
-    conditional on it: if another agent changes a key this transaction read, the
-    commit raises :class:`ConflictError` and writes nothing.
-
-    After the block, ``tx.revision`` is the commit's revision (``None`` if nothing
-    changed) and ``tx.entries`` maps each key written to its new entry (``None``
-    if deleted).
-    """
-
-    def __init__(self, agent: Agent, label: str | None) -> None:
-        self.agent = agent
-        self.label = label
-        self._writes = agent._writes
-        self._ops: list[Op] = []
-        self._expect: dict[str, int] = {}
-        self._fences: dict[str, int] = {}
-        self.revision: int | None = None
-        self.entries: dict[str, Entry | None] = {}
-
-    def _require(self, key: str, version: int) -> None:
-        known = self._expect.get(key)
-        if known is not None and known != version:
-            raise ConflictError(key, known, version, "read twice at different versions")
-        self._expect[key] = version
-
-    def _add(self, op: Op, expect_version: int | None, fence: int | None = None) -> None:
-        for key, version in _expect(op.key, expect_version).items():
-            self._require(key, version)
-        self._fences.update(_fences(op.key, fence))
-        self._ops.append(op)
-
-    def put(
-        self,
-        key: str,
-        value: Any,
-        *,
-        expect_version: int | None = None,
-        owner: bool | None = None,
-        ttl: float | None = None,
-        fence: int | None = None,
-        label: str | None = None,
-    ) -> None:
-        """Buffer a put (see :meth:`Agent.put`)."""
-        self._add(self._writes.put(key, value, owner, label, ttl), expect_version, fence)
-
-    def merge(
-        self,
-        key: str,
-        patch: Any,
-        *,
-        expect_version: int | None = None,
-        ttl: float | None = None,
-        fence: int | None = None,
-        label: str | None = None,
-    ) -> None:
-        """Buffer a JSON Merge Patch (see :meth:`Agent.merge`)."""
-        self._add(self._writes.merge(key, patch, label, ttl), expect_version, fence)
-
-    def dispatch(
-        self,
-        key: str,
-        action: Any,
-        *,
-        reducer: Reducer | str | None = None,
-        ttl: float | None = None,
-        fence: int | None = None,
-        label: str | None = None,
-    ) -> None:
-        """Buffer a reducer dispatch (see :meth:`Agent.dispatch`)."""
-        self._add(self._writes.dispatch(key, action, reducer, label, ttl), None, fence)
-
-    def delete(
-        self,
-        key: str,
-        *,
-        expect_version: int | None = None,
-        fence: int | None = None,
-        label: str | None = None,
-    ) -> None:
-        """Buffer a delete (see :meth:`Agent.delete`)."""
-        self._add(self._writes.delete(key, label), expect_version, fence)
-
-    def get(self, key: str, default: Any = _MISSING) -> Any:
-        """Read committed state, and make the commit conditional on it staying so."""
-        entry = self.agent.entry(key)
-        self._require(key, 0 if entry is None else entry.version)
-        if entry is not None:
-            return entry.value
-        return None if default is _MISSING else default
-
-    def commit(self) -> int | None:
-        """Commit the buffered writes now (the ``with`` block does this for you)."""
-        hub = self.agent.hub
-        txn = Txn(
-            self.agent.name, tuple(self._ops), dict(self._expect), self.label, dict(self._fences)
-        )
-        self._ops, self._expect, self._fences = [], {}, {}
-        plan, before = hub.backend.commit(txn, hub.max_value_bytes)
-        if plan is not None:
-            self.revision = plan.revision
-            self.entries = {
-                key: None if row is None else plan.entry(key, before[key])
-                for key, row in plan.writes.items()
-            }
-        return self.revision
-
-    def __enter__(self) -> Transaction:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.commit()
-
-
-def import_file(
-    path: str | os.PathLike[str],
-    into: str | os.PathLike[str] | Hub | None = None,
-    *,
-    as_agent: str = "importer",
-) -> int:
-    """Load an export file into an empty hub; returns the hub's revision afterwards.
-
-    The whole file is checked before anything is written; a corrupt or hand-edited
-    file raises :class:`InvalidArgument` naming the offending entry. An export with
-    history is loaded row for row (same state, revisions, history, checkpoints);
-    one without is written as one commit by ``as_agent``.
-
-    Args:
-        path: the export file.
-        into: a hub URL (``STATEHUB_URL`` or the default when omitted) or an open hub.
-        as_agent: who the commit of a state-only import is attributed to.
-    """
-    try:
-        document = orjson.loads(Path(path).read_bytes())
-    except orjson.JSONDecodeError as exc:
-        raise InvalidArgument(f"{os.fspath(path)!r} is not JSON: {exc}") from exc
-    parsed = parse_export(document)
-    hub = into if isinstance(into, Hub) else open(into)
-    try:
-        if parsed.history:
-            hub.backend.load_export(parsed)
-        else:
-            if hub.revision:
-                raise InvalidArgument("can only import into an empty hub")
-            # An import restores every agent's keys, so it is not subject to their privacy.
-            ops = tuple(Op(PUT, row.key, row.data, logged_as="import") for row in parsed.entries)
-            label = f"import {os.fspath(path)}"
-            txn = Txn(validate_agent_name(as_agent), ops, label=label)
-            hub.backend.commit(txn, hub.max_value_bytes)
-        return hub.revision
-    finally:
-        if hub is not into:
-            hub.close()
-
-
-def _backend_for(url: HubURL, busy_timeout: float) -> Backend:
-    if url.scheme == "memory":
-        return MemoryBackend()
-    if url.scheme == "postgresql":
-        from statehub.backends.postgres import PostgresBackend  # the optional extra
-
-        return PostgresBackend(url.path, url.hub, shown_as=url.text, busy_timeout=busy_timeout)
-    return SqliteBackend(
-        url.path, url.hub, sync=url.options.get("sync", "normal"), busy_timeout=busy_timeout
-    )
-
-
-def _number_option(url: HubURL, name: str, given: float | None, default: float) -> float:
-    if given is not None:
-        return given
-    text = url.options.get(name)
-    if text is None:
-        return default
-    try:
-        return float(text)
-    except ValueError:
-        raise InvalidArgument(f"option {name}={text!r} in {url.text!r} is not a number") from None
-
-
-def open(
-    url: str | os.PathLike[str] | None = None,
-    *,
-    max_value_bytes: int | None = None,
-    busy_timeout: float | None = None,
-) -> Hub:
-    """Open a hub: ``memory://``, ``sqlite:///team.db`` (see :mod:`statehub.url`).
-
-    Args:
-        url: the hub URL; ``STATEHUB_URL`` when omitted, else ``sqlite:///statehub.db``.
-        max_value_bytes: the largest encoded value accepted (default 16 MiB).
-        busy_timeout: seconds to wait for the write lock before ``BackendBusy``
-            (default 30).
-
-    >>> import statehub
-    >>> with statehub.open("memory://") as hub:
-    ...     hub.revision
-    0
-    """
-    parsed = parse_url(url if url is not None else os.environ.get("STATEHUB_URL", DEFAULT_URL))
-    limit = int(_number_option(parsed, "max_value_bytes", max_value_bytes, DEFAULT_MAX_VALUE_BYTES))
-    _check_int("max_value_bytes", limit, minimum=1)
-    timeout = _number_option(parsed, "busy_timeout", busy_timeout, 30.0)
-    if timeout < 0:
-        raise InvalidArgument(f"busy_timeout must be >= 0, not {timeout}")
-    return Hub(_backend_for(parsed, timeout), parsed, max_value_bytes=limit)
