@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from statehub.merge import merge_patch
 from statehub.patch import strictly_equal
+from statehub.testing.rfc7396 import APPENDIX_A
 
 KEYS = st.one_of(st.text(max_size=5), st.sampled_from(["a", "b", "/", "~", "a/b", "~1", ""]))
 SCALARS = st.one_of(
@@ -30,27 +31,7 @@ JSON = st.recursive(
 )
 
 
-# RFC 7396 Appendix A, the full table: (original, patch, result).
-RFC7396_APPENDIX_A: list[tuple[Any, Any, Any]] = [
-    ({"a": "b"}, {"a": "c"}, {"a": "c"}),
-    ({"a": "b"}, {"b": "c"}, {"a": "b", "b": "c"}),
-    ({"a": "b"}, {"a": None}, {}),
-    ({"a": "b", "b": "c"}, {"a": None}, {"b": "c"}),
-    ({"a": ["b"]}, {"a": "c"}, {"a": "c"}),
-    ({"a": "c"}, {"a": ["b"]}, {"a": ["b"]}),
-    ({"a": {"b": "c"}}, {"a": {"b": "d", "c": None}}, {"a": {"b": "d"}}),
-    ({"a": [{"b": "c"}]}, {"a": [1]}, {"a": [1]}),
-    (["a", "b"], ["c", "d"], ["c", "d"]),
-    ({"a": "b"}, ["c"], ["c"]),
-    ({"a": "foo"}, None, None),
-    ({"a": "foo"}, "bar", "bar"),
-    ({"e": None}, {"a": 1}, {"e": None, "a": 1}),
-    ([1, 2], {"a": "b", "c": None}, {"a": "b"}),
-    ({}, {"a": {"bb": {"ccc": None}}}, {"a": {"bb": {}}}),
-]
-
-
-@pytest.mark.parametrize(("original", "patch", "expected"), RFC7396_APPENDIX_A)
+@pytest.mark.parametrize(("original", "patch", "expected"), APPENDIX_A)
 def test_rfc7396_appendix_a_examples_merge_as_specified(
     original: Any, patch: Any, expected: Any
 ) -> None:

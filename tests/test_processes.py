@@ -53,42 +53,54 @@ def _increment(value: Any) -> int:
     return (value or 0) + 1
 
 
-def _counter_worker(index: int, url: str, barrier: Barrier, reports: Queue[Report]) -> None:
-    """Open the hub, wait for the others, then add 1 to the counter INCREMENTS times."""
+def _write_repeatedly(
+    index: int,
+    url: str,
+    barrier: Barrier,
+    reports: Queue[Report],
+    times: int,
+    write: Callable[[statehub.Agent, int], object],
+) -> None:
+    """Open the hub, wait for the others, then ``write(agent, n)`` for n in range(times)."""
     done = 0
     errors: list[str] = []
     try:
         with statehub.open(url) as hub:
             agent = hub.agent(f"p{index}")
             barrier.wait(BARRIER_TIMEOUT)
-            for _ in range(INCREMENTS):
+            for n in range(times):
                 try:
-                    agent.update(COUNTER_KEY, _increment)
+                    write(agent, n)
                     done += 1
                 except Exception as exc:
                     errors.append(_describe(exc))
     except BaseException as exc:
         errors.append(_describe(exc))
     reports.put((index, done, errors))
+
+
+def _counter_worker(index: int, url: str, barrier: Barrier, reports: Queue[Report]) -> None:
+    """Add 1 to the counter INCREMENTS times."""
+    _write_repeatedly(
+        index,
+        url,
+        barrier,
+        reports,
+        INCREMENTS,
+        lambda agent, _: agent.update(COUNTER_KEY, _increment),
+    )
 
 
 def _merge_worker(index: int, url: str, barrier: Barrier, reports: Queue[Report]) -> None:
-    """Open the hub, wait for the others, then merge MERGES fields of its own into one key."""
-    done = 0
-    errors: list[str] = []
-    try:
-        with statehub.open(url) as hub:
-            agent = hub.agent(f"p{index}")
-            barrier.wait(BARRIER_TIMEOUT)
-            for n in range(MERGES):
-                try:
-                    agent.merge(DOC_KEY, {f"p{index}_{n}": n})
-                    done += 1
-                except Exception as exc:
-                    errors.append(_describe(exc))
-    except BaseException as exc:
-        errors.append(_describe(exc))
-    reports.put((index, done, errors))
+    """Merge MERGES fields of its own into one key."""
+    _write_repeatedly(
+        index,
+        url,
+        barrier,
+        reports,
+        MERGES,
+        lambda agent, n: agent.merge(DOC_KEY, {f"p{index}_{n}": n}),
+    )
 
 
 def _open_worker(index: int, url: str, barrier: Barrier, reports: Queue[Report]) -> None:

@@ -66,6 +66,7 @@ from hypothesis import strategies as st
 
 import statehub
 from statehub.codec import MAX_DEPTH
+from statehub.testing.rfc7396 import APPENDIX_A
 
 __all__ = [
     "test_access_denied_is_a_permission_error_naming_key_and_agent",
@@ -855,27 +856,7 @@ def test_merge_onto_a_non_object_value_starts_from_an_empty_object(hub: statehub
     assert alice.merge("global/doc", {"a": 1, "b": None}).value == {"a": 1}
 
 
-# RFC 7396 Appendix A: (original, patch, result).
-_RFC7396_EXAMPLES: list[tuple[Any, Any, Any]] = [
-    ({"a": "b"}, {"a": "c"}, {"a": "c"}),
-    ({"a": "b"}, {"b": "c"}, {"a": "b", "b": "c"}),
-    ({"a": "b"}, {"a": None}, {}),
-    ({"a": "b", "b": "c"}, {"a": None}, {"b": "c"}),
-    ({"a": ["b"]}, {"a": "c"}, {"a": "c"}),
-    ({"a": "c"}, {"a": ["b"]}, {"a": ["b"]}),
-    ({"a": {"b": "c"}}, {"a": {"b": "d", "c": None}}, {"a": {"b": "d"}}),
-    ({"a": [{"b": "c"}]}, {"a": [1]}, {"a": [1]}),
-    (["a", "b"], ["c", "d"], ["c", "d"]),
-    ({"a": "b"}, ["c"], ["c"]),
-    ({"a": "foo"}, None, None),
-    ({"a": "foo"}, "bar", "bar"),
-    ({"e": None}, {"a": 1}, {"e": None, "a": 1}),
-    ([1, 2], {"a": "b", "c": None}, {"a": "b"}),
-    ({}, {"a": {"bb": {"ccc": None}}}, {"a": {"bb": {}}}),
-]
-
-
-@pytest.mark.parametrize(("original", "patch", "result"), _RFC7396_EXAMPLES)
+@pytest.mark.parametrize(("original", "patch", "result"), APPENDIX_A)
 def test_merge_follows_rfc7396(hub: statehub.Hub, original: Any, patch: Any, result: Any) -> None:
     alice = hub.agent(ALICE)
     alice.put("global/doc", original)
