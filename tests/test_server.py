@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 import statehub
 from statehub.cli import main
-from statehub.server import authenticate, create_token, list_tokens, revoke_token
+from statehub.server import Identity, authenticate, create_token, list_tokens, revoke_token
 from statehub.server.app import create_app
 
 
@@ -59,7 +59,7 @@ def error_of(response: Any) -> dict[str, Any]:
 def test_tokens_map_to_their_agent_and_can_be_revoked(hub: statehub.Hub) -> None:
     token = create_token(hub, "alice")
     assert token.startswith("shub_")
-    assert authenticate(hub, token) == "alice"
+    assert authenticate(hub, token) == Identity("alice")
     assert authenticate(hub, token + "x") is None
     assert authenticate(hub, token[:-1] + ("A" if token[-1] != "A" else "B")) is None
     assert authenticate(hub, "shub_nothing") is None

@@ -6,6 +6,7 @@ Tokens (:mod:`statehub.server.tokens`) need nothing beyond statehub; the HTTP ap
 """
 
 from statehub.server.tokens import (
+    Identity,
     TokenInfo,
     authenticate,
     create_token,
@@ -13,4 +14,4 @@ from statehub.server.tokens import (
     revoke_token,
 )
 
-__all__ = ["TokenInfo", "authenticate", "create_token", "list_tokens", "revoke_token"]
+__all__ = ["Identity", "TokenInfo", "authenticate", "create_token", "list_tokens", "revoke_token"]

@@ -131,10 +131,10 @@ def _current_agent(request: Request) -> Agent:
     """The agent the request's bearer token maps to (401 without a valid one)."""
     hub: Hub = request.app.state.hub
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    agent = authenticate(hub, token.strip()) if scheme.lower() == "bearer" else None
-    if agent is None:
+    identity = authenticate(hub, token.strip()) if scheme.lower() == "bearer" else None
+    if identity is None:
         raise _ApiError(401, "Unauthorized", "a valid bearer token is required")
-    return hub.agent(agent)
+    return hub.agent(identity.agent)
 
 
 async def _json_body(request: Request) -> Any:

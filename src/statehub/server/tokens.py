@@ -7,8 +7,11 @@ token is stored, as the reserved row ``_tokens/<id>`` =
 path (like checkpoints), so no agent can read or write it through the public API.
 The token itself is shown once, by :func:`create_token`, and never stored.
 
-Every token acts as exactly one agent; there is no admin token: tokens are made and
-revoked by operators with direct access to the hub (``statehub token ...``).
+Every token acts as exactly one agent. An *admin* token (``create_token(...,
+admin=True)``, ``statehub token create --admin``) is for operators: it sees every key,
+may act as any agent it names, and may roll back, compact and export the whole hub.
+Tokens are made and revoked by operators with direct access to the hub
+(``statehub token ...``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from statehub.txn import DELETE, PUT, Op, Txn
 __all__ = [
     "TOKEN_PREFIX",
     "TOKEN_SCOPE",
+    "Identity",
     "TokenInfo",
     "authenticate",
     "create_token",
@@ -50,6 +54,19 @@ _ID_LENGTH = 16
 
 
 @dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a request is, by its token.
+
+    Attributes:
+        agent: the agent the token acts as (an admin token's default agent).
+        admin: whether the token is an operator's (sees and may do everything).
+    """
+
+    agent: str
+    admin: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class TokenInfo:
     """A token as listed: never its secret, nor its hash.
 
@@ -57,11 +74,13 @@ class TokenInfo:
         id: the token's id (the 16 hex digits after ``shub_``).
         agent: the agent the token acts as.
         created_ts: when it was created, seconds since the epoch.
+        admin: whether it is an admin token.
     """
 
     id: str
     agent: str
     created_ts: float
+    admin: bool = False
 
 
 def _hash(token: str) -> str:
@@ -74,19 +93,22 @@ def _check_id(token_id: str) -> str:
     return token_id
 
 
-def create_token(hub: Hub, agent: str, *, by: str = OPERATOR) -> str:
+def create_token(hub: Hub, agent: str, *, admin: bool = False, by: str = OPERATOR) -> str:
     """Create a token that acts as ``agent``; returns it (shown once, never stored).
 
     Args:
         hub: the hub the token is for.
         agent: the agent every request made with the token acts as.
+        admin: make an operator's token (see the module's documentation).
         by: the agent the creation is attributed to in the hub's history.
     """
     name = validate_agent_name(agent)
     token_id = secrets.token_hex(_ID_LENGTH // 2)
     token = f"{TOKEN_PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
     key = TOKEN_SCOPE + token_id
-    row = {"agent": name, "hash": _hash(token), "created_ts": time.time()}
+    if not isinstance(admin, bool):
+        raise InvalidArgument(f"admin must be True or False, not {admin!r}")
+    row = {"agent": name, "hash": _hash(token), "created_ts": time.time(), "admin": admin}
     op = Op(PUT, key, encode_meta(row), logged_as="token-create", label=name)
     hub.backend.commit(Txn(validate_agent_name(by), (op,), {key: 0}), hub.max_value_bytes)
     return token
@@ -97,9 +119,9 @@ def list_tokens(hub: Hub) -> list[TokenInfo]:
     found = []
     for row in hub.backend.scan(TOKEN_SCOPE, None):
         data = decode(row.data)
-        found.append(
-            TokenInfo(row.key.removeprefix(TOKEN_SCOPE), data["agent"], data["created_ts"])
-        )
+        token_id = row.key.removeprefix(TOKEN_SCOPE)
+        admin = bool(data.get("admin", False))
+        found.append(TokenInfo(token_id, data["agent"], data["created_ts"], admin))
     return found
 
 
@@ -111,8 +133,8 @@ def revoke_token(hub: Hub, token_id: str, *, by: str = OPERATOR) -> bool:
     return plan is not None
 
 
-def authenticate(hub: Hub, token: str) -> str | None:
-    """The agent ``token`` acts as, or ``None`` if it is malformed, unknown or revoked.
+def authenticate(hub: Hub, token: str) -> Identity | None:
+    """Who ``token`` is, or ``None`` if it is malformed, unknown or revoked.
 
     The hash is compared in constant time (:func:`hmac.compare_digest`).
     """
@@ -128,4 +150,4 @@ def authenticate(hub: Hub, token: str) -> str | None:
     data = decode(stored.data)
     if not hmac.compare_digest(_hash(token), str(data["hash"])):
         return None
-    return str(data["agent"])
+    return Identity(str(data["agent"]), bool(data.get("admin", False)))
