@@ -35,6 +35,7 @@ from statehub.errors import (
 )
 from statehub.hub import Agent, Hub
 from statehub.model import Change, Entry
+from statehub.server.backend_api import router as backend_router
 from statehub.server.tokens import authenticate
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "MERGE_PATCH", "create_app"]
@@ -257,4 +258,5 @@ def create_app(hub: Hub, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Fas
         changes = agent.history(key=key, prefix=prefix, since=since, until=until, limit=limit)
         return {"changes": [_change_json(change) for change in changes]}
 
+    app.include_router(backend_router)
     return app
