@@ -12,7 +12,6 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 import statehub
-from statehub.cli import main
 from statehub.server import Identity, authenticate, create_token, list_tokens, revoke_token
 from statehub.server.app import create_app
 
@@ -368,6 +367,8 @@ def test_a_closed_hub_is_503(hub: statehub.Hub, alice: dict[str, str]) -> None:
 
 
 def test_token_cli_create_list_revoke(tmp_path: Path) -> None:
+    from statehub.cli import main
+
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     runner = CliRunner()
     created = runner.invoke(main, ["token", "create", "--url", url, "alice"])
@@ -397,6 +398,8 @@ def test_token_cli_create_list_revoke(tmp_path: Path) -> None:
 
 
 def test_serve_is_a_command() -> None:
+    from statehub.cli import main
+
     result = CliRunner().invoke(main, ["serve", "--help"])
     assert result.exit_code == 0
     assert "--port" in result.output

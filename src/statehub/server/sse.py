@@ -1,0 +1,120 @@
+"""Watch as Server-Sent Events: ``GET /v1/watch?prefix=&since=``.
+
+Each change is one event (``event: change``, ``data:`` the change as JSON). Changes
+come in whole revisions, and the last change of each revision carries ``id: <revision>``
+(the others carry no ``id``, so by the SSE rules a client's last event id stays at the
+previous whole revision): resuming with ``Last-Event-ID`` (or ``since``) therefore
+never skips nor repeats a change. Only keys the caller may see are sent.
+
+No worker thread is held for long per client: the stream waits for the next revision
+in a thread for at most :data:`STEP` seconds at a time (on a limiter of its own, so
+watchers never starve the routes), and
+sends a comment as a heartbeat when nothing happened: writing to a client that has
+gone ends the stream (the server also cancels it when it sees the disconnect).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import anyio
+import orjson
+from anyio.to_thread import run_sync
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+
+from statehub import timetravel
+from statehub.errors import InvalidArgument
+from statehub.model import Change
+from statehub.server.auth import Caller, CallerDep
+from statehub.server.errors import ERROR_RESPONSES
+from statehub.server.wire import change_json
+
+__all__ = ["STEP", "WATCH_THREADS", "router"]
+
+STEP = 1.0
+"""The longest one wait for a new revision holds a thread, in seconds."""
+
+WATCH_THREADS = 16
+"""How many watch waits run at once (more watchers take turns, each wait at most STEP)."""
+
+router = APIRouter(prefix="/v1", tags=["watch"], responses=ERROR_RESPONSES)
+
+_EVENTS = {
+    200: {
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "description": "a stream of `change` events, each `id:` a whole revision",
+    }
+}
+
+
+def _pull(who: Caller, prefix: str, position: int, step: float) -> tuple[list[Change], int]:
+    """The changes visible to ``who`` after ``position``, in whole revisions, and the new position.
+
+    Waits at most ``step`` seconds for a new revision; returns ``([], position)`` if none.
+    """
+    hub = who.hub
+    if not who.agent.wait_for(position + 1, step):
+        return [], position
+    until = min(hub.revision, position + timetravel.WATCH_BATCH)
+    changes = who.history(prefix=prefix, since=position, until=until)
+    return changes, until
+
+
+def _events(changes: list[Change]) -> bytes:
+    lines: list[bytes] = []
+    for index, change in enumerate(changes):
+        lines.append(b"event: change\ndata: " + orjson.dumps(change_json(change)))
+        last_of_revision = (
+            index + 1 == len(changes) or changes[index + 1].revision != change.revision
+        )
+        if last_of_revision:
+            lines.append(b"id: %d" % change.revision)
+        lines.append(b"\n")
+    return b"\n".join(lines)
+
+
+def _start(since: int | None, last_event_id: str | None) -> int | None:
+    if last_event_id is None or not last_event_id.strip():
+        return since
+    text = last_event_id.strip()
+    if not text.isdigit() or len(text) > 19:
+        raise InvalidArgument(f"Last-Event-ID must be a revision, not {last_event_id!r}")
+    return int(text)
+
+
+@router.get("/watch", responses=_EVENTS)  # type: ignore[arg-type]
+async def watch(
+    request: Request,
+    who: CallerDep,
+    prefix: str = "",
+    since: Annotated[int | None, Query(ge=0, lt=2**63, description="start after this")] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """Stream every change under ``prefix`` after ``since`` (default: the head) as SSE."""
+    start = _start(since, last_event_id)
+    # Checks the prefix, the privacy of its scope and compaction before the stream starts.
+    first = await run_sync(lambda: _first(who, prefix, start))
+    limiter: anyio.CapacityLimiter = request.app.state.watch_limiter
+    step: float = request.app.state.watch_step
+
+    async def stream() -> AsyncIterator[bytes]:
+        position = first
+        yield b": watching from revision %d\n\n" % position
+        while True:  # ends when the client goes: the server cancels the stream
+            changes, position = await run_sync(
+                _pull, who, prefix, position, step, limiter=limiter, abandon_on_cancel=True
+            )
+            yield _events(changes) if changes else b": idle\n\n"
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+def _first(who: Caller, prefix: str, since: int | None) -> int:
+    """The position the stream starts after, once the request is known to be allowed."""
+    hub = who.hub
+    start = hub.revision if since is None else since
+    who.history(prefix=prefix, since=start, limit=1)
+    return start
