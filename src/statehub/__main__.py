@@ -2,4 +2,4 @@
 
 from statehub.cli import main
 
-main()
+main(prog_name="statehub")

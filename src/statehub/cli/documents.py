@@ -1,0 +1,136 @@
+"""The JSON documents ``--json`` prints: one function per kind, the shapes of docs/cli.md.
+
+Times are ISO 8601 in UTC with milliseconds (``2026-11-27T23:59:01.123+00:00``);
+absent values are ``null``, never missing members, so scripts can rely on the keys.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from statehub.diff import Diff
+from statehub.locks import LockState
+from statehub.mailbox import Message
+from statehub.model import Change, Checkpoint, Entry
+from statehub.tasks import Task
+
+__all__ = [
+    "change_document",
+    "checkpoint_document",
+    "diff_document",
+    "entry_document",
+    "iso",
+    "lock_document",
+    "message_document",
+    "task_document",
+]
+
+
+def iso(timestamp: float | None) -> str | None:
+    """``timestamp`` (seconds since the epoch) as ISO 8601 UTC, or ``None``."""
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
+
+
+def entry_document(entry: Entry) -> dict[str, Any]:
+    """A key's entry: key, value and metadata."""
+    return {
+        "key": entry.key,
+        "value": entry.value,
+        "version": entry.version,
+        "created_rev": entry.created_rev,
+        "modified_rev": entry.modified_rev,
+        "updated_by": entry.updated_by,
+        "updated_at": iso(entry.updated_ts),
+        "expires_at": iso(entry.expires_ts),
+        "owner": entry.owner,
+    }
+
+
+def change_document(change: Change) -> dict[str, Any]:
+    """One row of the audit log."""
+    return {
+        "revision": change.revision,
+        "key": change.key,
+        "op": change.op,
+        "agent": change.agent,
+        "time": iso(change.timestamp),
+        "label": change.label,
+        "prev_version": change.prev_version,
+        "version": change.version,
+        "patch": change.patch,
+        "cause": change.cause,
+    }
+
+
+def checkpoint_document(checkpoint: Checkpoint) -> dict[str, Any]:
+    """A checkpoint: name, revision, agent, time."""
+    return {
+        "name": checkpoint.name,
+        "revision": checkpoint.revision,
+        "agent": checkpoint.agent,
+        "time": iso(checkpoint.timestamp),
+    }
+
+
+def diff_document(diff: Diff) -> dict[str, Any]:
+    """A diff: the two revisions, and the keys added, removed and changed."""
+    return {
+        "a": diff.a,
+        "b": diff.b,
+        "prefix": diff.prefix,
+        "added": diff.added,
+        "removed": diff.removed,
+        "changed": {
+            key: {"old": change.old, "new": change.new, "patch": change.patch}
+            for key, change in diff.changed.items()
+        },
+    }
+
+
+def lock_document(lock: LockState) -> dict[str, Any]:
+    """A lock held: key, holder, fence, expiry."""
+    return {
+        "key": lock.key,
+        "holder": lock.holder,
+        "fence": lock.fence,
+        "expires_at": iso(lock.expires_ts),
+    }
+
+
+def task_document(task: Task) -> dict[str, Any]:
+    """A task record as read now."""
+    return {
+        "id": task.id,
+        "title": task.title,
+        "status": task.status,
+        "assignee": task.assignee,
+        "progress": task.progress,
+        "attempts": task.attempts,
+        "payload": task.payload,
+        "result": task.result,
+        "error": task.error,
+        "lease_expires_at": iso(task.lease_expires_ts),
+        "created_by": task.created_by,
+        "created_at": iso(task.created_ts),
+        "updated_by": task.updated_by,
+        "updated_at": iso(task.updated_ts),
+        "version": task.version,
+    }
+
+
+def message_document(message: Message, in_flight_until: float | None) -> dict[str, Any]:
+    """A message waiting in an inbox; ``in_flight_until`` is set while it is delivered."""
+    return {
+        "id": message.id,
+        "kind": message.kind,
+        "sender": message.sender,
+        "recipient": message.recipient,
+        "body": message.body,
+        "sent_at": message.sent_at.isoformat(timespec="milliseconds"),
+        "deliveries": message.deliveries,
+        "revision": message.revision,
+        "in_flight_until": iso(in_flight_until),
+    }

@@ -1,0 +1,44 @@
+"""``serve`` and ``demo``: the HTTP server, and the lesson's TaskTracker run for real."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+
+from statehub.cli.options import CommandError, command, settings
+from statehub.cli.session import session
+from statehub.demo import DEFAULT_URL as DEMO_URL
+from statehub.demo import run_demo
+
+__all__ = ["demo", "serve"]
+
+
+@command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to bind.")
+@click.option("--port", default=8650, show_default=True, help="The port to listen on.")
+def serve(host: str, port: int) -> None:
+    """Serve the hub over HTTP; every request needs a token (statehub token create).
+
+    Example: statehub serve --url sqlite:///team.db --port 8650
+    """
+    try:
+        import uvicorn
+
+        from statehub.server.app import create_app
+    except ImportError:  # pragma: no cover - only without the extra
+        raise CommandError("statehub serve needs: pip install 'statehub[server]'") from None
+    with session() as s:
+        uvicorn.run(create_app(s.hub), host=host, port=port)
+
+
+@command()
+def demo() -> None:
+    """Run the lesson's TaskTracker: four agents in four processes on one hub.
+
+    Without --url or STATEHUB_URL it uses ./statehub-demo.db, made afresh each
+    time; any other hub must be empty.
+
+    Example: statehub demo --url sqlite:///demo.db
+    """
+    current = settings()
+    run_demo(current.url if current.url_given else DEMO_URL, Console())
