@@ -115,9 +115,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 """The error responses every route documents (for ``responses=``)."""
 
 
-def error_response(status: int, type_name: str, message: str, **facts: Any) -> JSONResponse:
-    """The JSON error response."""
-    body: dict[str, Any] = {**facts, "type": type_name, "message": message}
+def error_response(
+    status: int, type_name: str, message: str, facts: dict[str, Any] | None = None
+) -> JSONResponse:
+    """The JSON error response: ``facts`` are extra members of ``error``."""
+    body: dict[str, Any] = {**(facts or {}), "type": type_name, "message": message}
     return JSONResponse({"error": body}, status_code=status)
 
 
@@ -152,11 +154,11 @@ def install_error_handlers(app: FastAPI) -> None:
             facts["current_version"] = exc.actual
             if request.headers.get("if-match") or request.headers.get("if-none-match"):
                 status = 412
-        return error_response(status, type(exc).__name__, str(exc), **facts)
+        return error_response(status, type(exc).__name__, str(exc), facts)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.type_name, exc.message, **exc.facts)
+        return error_response(exc.status, exc.type_name, exc.message, exc.facts)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -38,7 +38,7 @@ class BodyLimit:
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > limit:
                 error = BodyTooLarge(limit)
-                response = error_response(413, error.type_name, error.message, **error.facts)
+                response = error_response(413, error.type_name, error.message, error.facts)
                 await response(scope, receive, send)
                 return
         seen = 0
