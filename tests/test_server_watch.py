@@ -1,0 +1,174 @@
+"""Watch as Server-Sent Events, against a real server process and a real HTTP client."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+import statehub
+from statehub.server import create_token
+from tests.server_support import LiveServer, bearer, error_of
+
+
+@dataclass
+class Event:
+    """One SSE event: its id (``None`` if it carried none) and its data, decoded."""
+
+    id: str | None
+    data: dict[str, Any]
+
+
+@dataclass
+class Server:
+    """A live server and the tokens of its agents."""
+
+    url: str
+    base_url: str
+    tokens: dict[str, str]
+    log: Path
+
+    def headers(self, agent: str) -> dict[str, str]:
+        return bearer(self.tokens[agent])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("watch")
+    url = f"sqlite:///{folder / 'hub.db'}"
+    with statehub.open(url) as hub:
+        tokens = {name: create_token(hub, name) for name in ("alice", "bob")}
+    with LiveServer(url, folder / "server.log") as live:
+        yield Server(url, live.base_url, tokens, live.log)
+
+
+def write_in_another_process(url: str, agent: str, writes: dict[str, Any]) -> int:
+    """Commit ``writes`` as one transaction from a separate OS process; its revision."""
+    script = (
+        "import sys, orjson, statehub\n"
+        "with statehub.open(sys.argv[1]) as hub:\n"
+        "    with hub.agent(sys.argv[2]).transaction() as tx:\n"
+        "        for key, value in orjson.loads(sys.argv[3]).items():\n"
+        "            tx.put(key, value)\n"
+        "    print(tx.revision)\n"
+    )
+    argv = [sys.executable, "-c", script, url, agent, orjson.dumps(writes).decode()]
+    done = subprocess.run(argv, check=True, capture_output=True, text=True, timeout=30)
+    return int(done.stdout)
+
+
+def read_events(response: httpx.Response, count: int) -> list[Event]:
+    """The next ``count`` change events of a stream (heartbeat comments skipped)."""
+    events: list[Event] = []
+    fields: dict[str, str] = {}
+    for line in response.iter_lines():
+        if line == "":
+            if "data" in fields:
+                events.append(Event(fields.get("id"), orjson.loads(fields["data"])))
+                if len(events) == count:
+                    return events
+            fields = {}
+        elif not line.startswith(":"):
+            name, _, value = line.partition(": ")
+            fields[name] = value
+    raise AssertionError(f"the stream ended after {len(events)} events")
+
+
+def head(server: Server) -> int:
+    response = httpx.get(f"{server.base_url}/v1/revision", headers=server.headers("alice"))
+    revision: int = response.json()["revision"]
+    return revision
+
+
+def watch(server: Server, agent: str, **params: Any) -> Any:
+    headers = {**server.headers(agent), **params.pop("headers", {})}
+    return httpx.stream(
+        "GET", f"{server.base_url}/v1/watch", params=params, headers=headers, timeout=20
+    )
+
+
+def test_a_change_by_another_process_is_streamed(server: Server) -> None:
+    since = head(server)
+    with watch(server, "alice", prefix="global/", since=since) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        revision = write_in_another_process(server.url, "bob", {"global/findings": "5 trends"})
+        [event] = read_events(response, 1)
+    assert event.id == str(revision)
+    assert event.data["key"] == "global/findings"
+    assert event.data["agent"] == "bob"
+    assert event.data["revision"] == revision
+
+
+def test_ids_mark_whole_revisions_and_resuming_skips_nothing(server: Server) -> None:
+    since = head(server)
+    first = write_in_another_process(server.url, "bob", {"global/r/a": 1, "global/r/b": 2})
+    second = write_in_another_process(server.url, "bob", {"global/r/c": 3})
+    with watch(server, "alice", prefix="global/r/", since=since) as response:
+        events = read_events(response, 2)
+    assert [(e.id, e.data["key"]) for e in events] == [
+        (None, "global/r/a"),
+        (str(first), "global/r/b"),
+    ]
+    third = write_in_another_process(server.url, "bob", {"global/r/d": 4})
+    resume = {"Last-Event-ID": events[-1].id or ""}
+    with watch(server, "alice", prefix="global/r/", headers=resume) as response:
+        rest = read_events(response, 2)
+    assert [(e.id, e.data["key"]) for e in rest] == [
+        (str(second), "global/r/c"),
+        (str(third), "global/r/d"),
+    ]
+
+
+def test_a_watch_sees_only_what_its_agent_may(server: Server) -> None:
+    since = head(server)
+    with watch(server, "alice", prefix="agent/", since=since) as response:
+        write_in_another_process(server.url, "bob", {"agent/bob/secret": "x"})
+        mine = write_in_another_process(server.url, "alice", {"agent/alice/notes": "y"})
+        [event] = read_events(response, 1)
+    assert (event.id, event.data["key"]) == (str(mine), "agent/alice/notes")
+    with watch(server, "alice", prefix="agent/bob/") as refused:
+        refused.read()
+        assert refused.status_code == 403
+        assert error_of(refused)["type"] == "AccessDenied"
+    with watch(server, "alice", headers={"Authorization": "Bearer nope"}) as anonymous:
+        anonymous.read()
+        assert anonymous.status_code == 401
+
+
+def test_many_watchers_do_not_starve_the_server(server: Server) -> None:
+    since = head(server)
+    watchers = 24  # more than the watch limiter's threads, and than uvicorn's usual needs
+
+    def follow(_: int) -> str:
+        with watch(server, "alice", prefix="global/many", since=since) as response:
+            [event] = read_events(response, 1)
+            return str(event.data["key"])
+
+    with ThreadPoolExecutor(watchers) as pool:
+        futures = [pool.submit(follow, n) for n in range(watchers)]
+        quick = httpx.get(
+            f"{server.base_url}/v1/keys/global/findings", headers=server.headers("alice"), timeout=5
+        )
+        assert quick.status_code in (200, 404)
+        write_in_another_process(server.url, "bob", {"global/many": 1})
+        assert [future.result(timeout=30) for future in futures] == ["global/many"] * watchers
+    after = httpx.get(f"{server.base_url}/health", timeout=5)
+    assert after.status_code == 200
+
+
+def test_the_access_log_never_carries_a_token(server: Server) -> None:
+    httpx.get(f"{server.base_url}/v1/scan", headers=server.headers("alice"))
+    log = server.log.read_text()
+    assert "GET /v1/scan" in log
+    for token in server.tokens.values():
+        assert token not in log
+        assert token.split("_")[2] not in log
