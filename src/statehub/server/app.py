@@ -33,6 +33,7 @@ from statehub.server import (
     routes_time,
     sse,
 )
+from statehub.server.auth import Authenticate
 from statehub.server.backend_api import router as backend_router
 from statehub.server.errors import install_error_handlers
 from statehub.server.limits import BodyLimit
@@ -71,6 +72,7 @@ def create_app(
     app.state.watch_step = watch_step
     app.state.watch_limiter = anyio.CapacityLimiter(watch_threads)
     app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(Authenticate)  # added last: runs first
     install_error_handlers(app)
 
     @app.get("/health", tags=["health"])

@@ -12,23 +12,41 @@ import time
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+from anyio.to_thread import run_sync
 from fastapi import Depends, Header, Request
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from statehub import timetravel
 from statehub.diff import Diff
+from statehub.errors import StatehubError
 from statehub.hub import Agent, Hub
 from statehub.keys import owner_of, validate_agent_name, validate_prefix
 from statehub.model import Change, Entry
-from statehub.server.errors import ApiError
+from statehub.server.errors import ApiError, error_response, statehub_error_response
 from statehub.server.tokens import Identity, authenticate
 from statehub.txn import is_expired
 
-__all__ = ["ACT_AS_HEADER", "AdminDep", "Caller", "CallerDep", "caller", "require_admin"]
+__all__ = [
+    "ACT_AS_HEADER",
+    "AdminDep",
+    "Authenticate",
+    "Caller",
+    "CallerDep",
+    "caller",
+    "identify",
+    "require_admin",
+]
 
 ACT_AS_HEADER = "X-Statehub-Agent"
 """The header an admin token names the agent to act as with."""
 
 UNAUTHORIZED = ApiError(401, "Unauthorized", "a valid bearer token is required")
+
+IDENTITY = "statehub_identity"
+"""Where :class:`Authenticate` leaves the request's identity (``request.state``)."""
+
+_BACKEND = "/v1/backend/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +116,38 @@ def identify(hub: Hub, authorization: str | None) -> Identity:
     return identity
 
 
+class Authenticate:
+    """ASGI middleware: every ``/v1/`` request needs a valid bearer token, or gets 401.
+
+    Runs before anything else looks at the request (body limits, parameters, routes),
+    so an unauthenticated request learns nothing but 401, whatever it sends. The
+    identity is left in the request's state for :func:`caller`. The storage protocol
+    (``/v1/backend/``) checks tokens itself.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on with its identity, or answer 401."""
+        path: str = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith("/v1/") or path.startswith(_BACKEND):
+            await self.app(scope, receive, send)
+            return
+        hub: Hub = scope["app"].state.hub
+        authorization = Headers(scope=scope).get("authorization")
+        try:
+            identity = await run_sync(identify, hub, authorization)
+        except ApiError as exc:
+            await error_response(exc.status, exc.type_name, exc.message)(scope, receive, send)
+            return
+        except StatehubError as exc:  # a closed hub, storage down
+            await statehub_error_response(exc)(scope, receive, send)
+            return
+        scope.setdefault("state", {})[IDENTITY] = identity
+        await self.app(scope, receive, send)
+
+
 def caller(
     request: Request,
     act_as: Annotated[
@@ -108,9 +158,9 @@ def caller(
         ),
     ] = None,
 ) -> Caller:
-    """The request's :class:`Caller`, from its bearer token (401) and ``X-Statehub-Agent``."""
+    """The request's :class:`Caller`: its token's identity, and ``X-Statehub-Agent``."""
     hub: Hub = request.app.state.hub
-    identity = identify(hub, request.headers.get("authorization"))
+    identity: Identity = getattr(request.state, IDENTITY)
     if act_as is None or act_as == identity.agent:
         return Caller(identity, hub.agent(identity.agent), identity.admin and act_as is None)
     if not identity.admin:

@@ -43,6 +43,7 @@ __all__ = [
     "ErrorBody",
     "error_response",
     "install_error_handlers",
+    "statehub_error_response",
     "status_of",
 ]
 
@@ -141,20 +142,26 @@ def _facts(exc: StatehubError) -> dict[str, Any]:
     return found
 
 
+def statehub_error_response(exc: StatehubError, *, conditional: bool = False) -> JSONResponse:
+    """The response to a statehub error; a conflict is 412 on a ``conditional`` request."""
+    status = status_of(exc)
+    if status == 500:
+        return error_response(500, "InternalError", "internal error")
+    facts = _facts(exc)
+    if isinstance(exc, ConflictError):
+        facts["current_version"] = exc.actual
+        if conditional:
+            status = 412
+    return error_response(status, type(exc).__name__, str(exc), facts)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Answer every exception raised by a route with :func:`error_response`."""
 
     @app.exception_handler(StatehubError)
     async def _statehub_error(request: Request, exc: StatehubError) -> JSONResponse:
-        status = status_of(exc)
-        if status == 500:
-            return error_response(500, "InternalError", "internal error")
-        facts = _facts(exc)
-        if isinstance(exc, ConflictError):
-            facts["current_version"] = exc.actual
-            if request.headers.get("if-match") or request.headers.get("if-none-match"):
-                status = 412
-        return error_response(status, type(exc).__name__, str(exc), facts)
+        conditional = "if-match" in request.headers or "if-none-match" in request.headers
+        return statehub_error_response(exc, conditional=conditional)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
