@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 import statehub
-from tests.conftest import postgres_url
+from tests.conftest import postgres_url, remote_url, shared_server
 
 PROCESSES = 4
 INCREMENTS = 250
@@ -158,11 +158,18 @@ def _assert_no_errors(reports: Sequence[Report], writes_each: int) -> None:
     assert [done for _, done, _ in reports] == [writes_each] * len(reports)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+@pytest.fixture(params=["sqlite", "postgres", "remote"])
+def url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """The URL of a fresh hub that the parent has created (schema in place) and closed:
-    a SQLite file, or a hub of its own on the test PostgreSQL server."""
-    fresh = f"sqlite:///{tmp_path / 'team.db'}" if request.param == "sqlite" else postgres_url()
+    a SQLite file, a hub of its own on the test PostgreSQL server, or one on the
+    session's statehub server (the children find the token in ``STATEHUB_TOKEN``)."""
+    if request.param == "remote":
+        monkeypatch.setenv("STATEHUB_TOKEN", shared_server().admin_token)
+        fresh = remote_url()
+    elif request.param == "sqlite":
+        fresh = f"sqlite:///{tmp_path / 'team.db'}"
+    else:
+        fresh = postgres_url()
     statehub.open(fresh).close()
     return fresh
 

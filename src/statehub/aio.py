@@ -369,10 +369,13 @@ def open_async(
     *,
     max_value_bytes: int | None = None,
     busy_timeout: float | None = None,
+    token: str | None = None,
 ) -> _Pending[Hub, AsyncHub]:
     """Open a hub for asyncio, with the same arguments as :func:`statehub.open`.
 
     Use it as ``hub = await open_async(url)`` or ``async with open_async(url) as hub``.
     """
-    opening = _call(open_sync, url, max_value_bytes=max_value_bytes, busy_timeout=busy_timeout)
+    opening = _call(
+        open_sync, url, max_value_bytes=max_value_bytes, busy_timeout=busy_timeout, token=token
+    )
     return _Pending(opening, AsyncHub, AsyncHub.close)

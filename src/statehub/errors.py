@@ -17,6 +17,7 @@
     ├── ReducerError           a reducer raised or returned a non-JSON value
     ├── PatchError             (also ValueError) a JSON Patch that does not apply
     ├── HubClosed              an operation on a closed hub
+    ├── Unauthenticated        (also PermissionError) a server refused the token
     └── BackendError           the storage failed (driver errors are wrapped in it)
         ├── BackendBusy        the write lock could not be had within the timeout
         └── BackendUnavailable the server could not be reached within the timeout (retry)
@@ -45,6 +46,7 @@ __all__ = [
     "ReducerError",
     "StaleFenceError",
     "StatehubError",
+    "Unauthenticated",
     "UnknownCheckpoint",
     "UnknownReducer",
     "ValueTooLarge",
@@ -228,6 +230,10 @@ class PatchError(StatehubError, ValueError):
 
 class HubClosed(StatehubError):
     """The hub was closed; open it again to go on."""
+
+
+class Unauthenticated(StatehubError, PermissionError):
+    """A statehub server refused the token: missing, malformed, unknown or revoked."""
 
 
 class BackendError(StatehubError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -63,16 +64,27 @@ def import_file(
             hub.close()
 
 
-def _backend_for(url: HubURL, busy_timeout: float) -> Backend:
+def _backend_for(url: HubURL, busy_timeout: float, token: str | None) -> tuple[Backend, str]:
+    """The backend of ``url``, and the hub's name (a server says which it serves)."""
+    if url.scheme in ("http", "https"):
+        from statehub.backends.remote import RemoteBackend  # the optional extra
+
+        secret = token if token is not None else os.environ.get("STATEHUB_TOKEN")
+        if not secret:
+            raise InvalidArgument(
+                f"{url.text!r} is a statehub server: give token= or set STATEHUB_TOKEN"
+            )
+        remote = RemoteBackend(url.path, url.hub or None, secret, timeout=busy_timeout)
+        return remote, remote.hub_name
     if url.scheme == "memory":
-        return MemoryBackend()
+        return MemoryBackend(), url.hub
     if url.scheme == "postgresql":
         from statehub.backends.postgres import PostgresBackend  # the optional extra
 
-        return PostgresBackend(url.path, url.hub, shown_as=url.text, busy_timeout=busy_timeout)
-    return SqliteBackend(
-        url.path, url.hub, sync=url.options.get("sync", "normal"), busy_timeout=busy_timeout
-    )
+        backend = PostgresBackend(url.path, url.hub, shown_as=url.text, busy_timeout=busy_timeout)
+        return backend, url.hub
+    sync = url.options.get("sync", "normal")
+    return SqliteBackend(url.path, url.hub, sync=sync, busy_timeout=busy_timeout), url.hub
 
 
 def _number_option(url: HubURL, name: str, given: float | None, default: float) -> float:
@@ -92,14 +104,18 @@ def open(
     *,
     max_value_bytes: int | None = None,
     busy_timeout: float | None = None,
+    token: str | None = None,
 ) -> Hub:
-    """Open a hub: ``memory://``, ``sqlite:///team.db`` (see :mod:`statehub.url`).
+    """Open a hub: ``memory://``, ``sqlite:///team.db``, ``http://host:8650?hub=team``...
+
+    See :mod:`statehub.url` for every kind of URL and its options.
 
     Args:
         url: the hub URL; ``STATEHUB_URL`` when omitted, else ``sqlite:///statehub.db``.
         max_value_bytes: the largest encoded value accepted (default 16 MiB).
         busy_timeout: seconds to wait for the write lock before ``BackendBusy``
-            (default 30).
+            (default 30); for a server, for each of its answers.
+        token: for a statehub server, the bearer token (default: ``STATEHUB_TOKEN``).
 
     >>> import statehub
     >>> with statehub.open("memory://") as hub:
@@ -112,4 +128,5 @@ def open(
     timeout = _number_option(parsed, "busy_timeout", busy_timeout, 30.0)
     if timeout < 0:
         raise InvalidArgument(f"busy_timeout must be >= 0, not {timeout}")
-    return Hub(_backend_for(parsed, timeout), parsed, max_value_bytes=limit)
+    backend, name = _backend_for(parsed, timeout, token)
+    return Hub(backend, replace(parsed, hub=name), max_value_bytes=limit)

@@ -42,6 +42,7 @@ __all__ = [
     "is_expired",
     "plan_commit",
     "plan_with_expiry",
+    "run_reducer",
     "shift_plan",
 ]
 
@@ -254,7 +255,7 @@ def _apply(op: Op, work: _Working, commit: _Commit) -> None:
     elif op.kind == MERGE:
         work.data = encode(op.key, merge_patch(work.value(), op.operand), commit.max_bytes)
     elif op.kind == DISPATCH:
-        work.data = _reduce(op, work.value(), commit.max_bytes)
+        work.data = run_reducer(op, work.value(), commit.max_bytes)
     else:
         work.data = _lease(op, work, commit)
     if op.ttl is not None and work.data is not None and op.kind in USER_WRITES:
@@ -289,7 +290,8 @@ def _lease(op: Op, work: _Working, commit: _Commit) -> bytes | None:
     return LockState(locked_key, agent, current.fence, now + op.ttl).encode()
 
 
-def _reduce(op: Op, state: Any, max_bytes: int) -> bytes:
+def run_reducer(op: Op, state: Any, max_bytes: int) -> bytes:
+    """The encoded result of ``op``'s reducer on ``state`` (errors wrapped in ReducerError)."""
     assert op.reducer is not None
     name = getattr(op.reducer, "__name__", repr(op.reducer))
     try:

@@ -7,10 +7,14 @@
     sqlite:////var/lib/team.db        an absolute path (four slashes)
     postgresql://user:pw@host:5432/db a PostgreSQL database (extra ``statehub[postgres]``)
     team.db  or  ./state/team.db      a bare path means SQLite too
+    http://127.0.0.1:8650?hub=team    a hub on a statehub server (extra ``statehub[server]``)
 
 Query options (any backend): ``hub=<name>`` picks one of many hubs sharing the
 storage (default ``default``), ``max_value_bytes=<n>`` sets the value limit,
-``busy_timeout=<seconds>`` bounds the wait for the write lock (default 30).
+``busy_timeout=<seconds>`` bounds the wait for the write lock (default 30; for a
+server, the wait for each answer). A server URL without ``?hub=`` names the hub the
+server was started on; its token is never part of the URL (``token=`` of
+:func:`statehub.open`, or ``STATEHUB_TOKEN``).
 SQLite only: ``sync=normal`` (default) or ``sync=full``. PostgreSQL: every other
 option goes to libpq unchanged (``sslmode=require``, ``connect_timeout=5``, ...).
 """
@@ -38,6 +42,8 @@ _SCHEME_OPTIONS: dict[str, frozenset[str] | None] = {
     "memory": frozenset(),
     "sqlite": frozenset({"sync"}),
     "postgresql": None,  # every other option is libpq's (sslmode, connect_timeout, ...)
+    "http": frozenset(),
+    "https": frozenset(),
 }
 _ALIASES = {"postgres": "postgresql"}
 
@@ -47,9 +53,10 @@ class HubURL:
     """A parsed hub URL.
 
     Attributes:
-        scheme: ``memory``, ``sqlite`` or ``postgresql``.
-        path: the SQLite file path, the libpq connection string, or ``""`` for memory.
-        hub: the hub's name within its storage.
+        scheme: ``memory``, ``sqlite``, ``postgresql``, ``http`` or ``https``.
+        path: the SQLite file path, the libpq connection string, the server's base
+            URL, or ``""`` for memory.
+        hub: the hub's name within its storage (``""``: a server's own hub).
         options: the remaining query options, as strings.
         text: the URL as given, password masked (safe to print).
     """
@@ -92,10 +99,15 @@ def parse_url(url: str | os.PathLike[str]) -> HubURL:
     unknown = set() if allowed is None else set(options) - _COMMON_OPTIONS - allowed
     if unknown:
         raise InvalidArgument(f"unknown option(s) {sorted(unknown)} in {mask_password(text)!r}")
-    hub = options.pop("hub", DEFAULT_HUB)
-    if not _HUB_NAME_RE.fullmatch(hub):
+    remote = scheme in ("http", "https")
+    hub = options.pop("hub", "" if remote else DEFAULT_HUB)
+    if not _HUB_NAME_RE.fullmatch(hub) and not (remote and hub == ""):
         raise InvalidArgument(f"bad hub name {hub!r}: 1 to 128 of A-Z a-z 0-9 _ - . : @ + = ,")
     path = ""
+    if remote:
+        if not parts.netloc:
+            raise InvalidArgument(f"{text!r} names no server (http://host:port)")
+        path = urlunsplit(parts._replace(query="", fragment=""))
     if scheme == "sqlite":
         if parts.netloc:
             raise InvalidArgument(

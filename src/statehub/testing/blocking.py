@@ -109,7 +109,7 @@ class Blocking:
         return f"<blocking {self._target!r}>"
 
 
-def blocking_hub(url: str) -> Any:
+def blocking_hub(url: str, token: str | None = None) -> Any:
     """Open ``url`` with :func:`statehub.open_async`, behind the sync API's names."""
     loop = _shared_loop()
-    return Blocking(loop.run(open_async(url)), loop)
+    return Blocking(loop.run(open_async(url, token=token)), loop)
