@@ -98,9 +98,13 @@ def test_put_then_get_round_trips_a_json_value(url: str) -> None:
         "modified_rev": 1,
         "updated_by": "writer",
         "updated_at": entry["updated_at"],
+        "updated_ts": entry["updated_ts"],
         "expires_at": None,
+        "expires_ts": None,
         "owner": None,
     }
+    with statehub.open(url) as hub:
+        assert entry["updated_ts"] == hub.agent("t").entry("global/doc").updated_ts  # type: ignore[union-attr]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", entry["updated_at"])
 
 
@@ -358,3 +362,21 @@ def test_the_cli_works_on_postgresql_too() -> None:
     assert [c["agent"] for c in data(run(pg, "history", "--json"))] == ["writer", "cli"]
     diff = data(run(pg, "diff", "1", "head", "--json"))
     assert diff["changed"]["global/doc"]["new"] == {"title": "Final"}
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(url: str, tmp_path: Path) -> None:
+    with statehub.open(url) as hub, hub.agent("filler").transaction() as tx:
+        for n in range(3000):  # 3000 history lines: more than a pipe's buffer
+            tx.put(f"global/key-{n}", n)
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "statehub", "history", "--url", url],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert reader.stdout is not None
+    assert reader.stdout.readline().startswith(b"rev\t")
+    reader.stdout.close()  # as `statehub history | head -1` does
+    _, errors = reader.communicate(timeout=60)
+    assert errors == b""
+    assert reader.returncode == 1

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -235,3 +239,54 @@ def test_tokens_are_created_listed_and_revoked(url: str) -> None:
     assert run(url, "token", "revoke", token_id, code=1).stderr == f"error: no token {token_id!r}\n"
     with statehub.open(url) as hub:
         assert authenticate(hub, token) is None
+
+
+# -- serve, and the CLI on a served hub -----------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_serve_then_use_the_cli_on_the_served_hub(url: str, tmp_path: Path) -> None:
+    token = run(url, "token", "create", "ops", "--admin").stdout.strip()
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "statehub", "serve", "--url", url, "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stderr is not None
+        for line in server.stderr:  # uvicorn says so once it accepts connections
+            if "Uvicorn running on" in line:
+                break
+        remote = f"http://127.0.0.1:{port}"
+        env: dict[str, str | None] = {"STATEHUB_TOKEN": token}
+        run(remote, "put", "global/doc", '{"title": "Draft"}', "--agent", "writer", env=env)
+        run(remote, "checkpoint", "create", "drafted", env=env)
+        run(remote, "merge", "global/doc", '{"title": "Final"}', env=env)
+        assert data(run(remote, "get", "global/doc", "--json", env=env))["version"] == 2
+        diff = data(run(remote, "diff", "drafted", "--json", env=env))
+        assert diff["changed"]["global/doc"]["new"] == {"title": "Final"}
+        assert [c["agent"] for c in data(run(remote, "history", "--json", env=env))] == [
+            "writer",
+            "cli",
+        ]
+        refused = run(remote, "get", "global/doc", env={"STATEHUB_TOKEN": "shub_bad"}, code=1)
+        assert refused.stderr.startswith("error: ")
+        assert refused.stderr.count("\n") == 1
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=30)
+        finally:
+            if server.poll() is None:
+                server.kill()
+    with statehub.open(url) as hub:  # the served hub is the file itself
+        assert hub.agent("t").get("global/doc") == {"title": "Final"}

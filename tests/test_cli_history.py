@@ -137,6 +137,7 @@ def test_diff_json_has_added_removed_and_changed(story: str) -> None:
                 "patch": [{"op": "replace", "path": "/title", "value": "Final"}],
             }
         },
+        "lines": ["~ global/doc", '    ~ /title → "Final"', "+ task/t1/state: 'open'"],
     }
 
 

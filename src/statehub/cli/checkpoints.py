@@ -75,8 +75,9 @@ def checkpoint_delete(name: str) -> None:
 def rollback(to: str, prefix: str) -> None:
     """Restore the keys under PREFIX to their values at POINT, in one new commit.
 
-    POINT is a checkpoint name, a revision, or a time. Keys created since are
-    deleted and changed ones restored; history is kept. All or nothing: a locked
+    POINT is a checkpoint name, a revision, or a time. Acts as --agent, on the
+    keys it may see (another agent's private keys need --agent NAME). Keys created
+    since are deleted and changed ones restored; history is kept. All or nothing: a locked
     or owned key, or one changed meanwhile, makes it fail and write nothing.
 
     Example: statehub rollback before-publish --prefix global/report
@@ -87,6 +88,6 @@ def rollback(to: str, prefix: str) -> None:
         if s.settings.json:
             s.out.data({"revision": revision})
         elif revision is None:
-            s.out.text(f"nothing to roll back: {prefix or 'every key'} is as at {to}")
+            s.out.text(f"nothing to roll back: {prefix or 'the hub'} is as at {to}")
         else:
-            s.out.text(f"rolled back {prefix or 'every key'} to {to} at revision {revision}")
+            s.out.text(f"rolled back {prefix or 'the hub'} to {to} at revision {revision}")

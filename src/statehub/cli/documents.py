@@ -1,7 +1,10 @@
 """The JSON documents ``--json`` prints: one function per kind, the shapes of docs/cli.md.
 
-Times are ISO 8601 in UTC with milliseconds (``2026-11-27T23:59:01.123+00:00``);
-absent values are ``null``, never missing members, so scripts can rely on the keys.
+Times are ISO 8601 in UTC with milliseconds (``2026-11-27T23:59:01.123+00:00``),
+next to the same time in seconds since the epoch under the HTTP API's name
+(``updated_at`` and ``updated_ts``), so every document carries the members the
+HTTP API's has for the same thing. Absent values are ``null``, never missing
+members, so scripts can rely on the keys.
 """
 
 from __future__ import annotations
@@ -44,7 +47,9 @@ def entry_document(entry: Entry) -> dict[str, Any]:
         "modified_rev": entry.modified_rev,
         "updated_by": entry.updated_by,
         "updated_at": iso(entry.updated_ts),
+        "updated_ts": entry.updated_ts,
         "expires_at": iso(entry.expires_ts),
+        "expires_ts": entry.expires_ts,
         "owner": entry.owner,
     }
 
@@ -57,6 +62,7 @@ def change_document(change: Change) -> dict[str, Any]:
         "op": change.op,
         "agent": change.agent,
         "time": iso(change.timestamp),
+        "timestamp": change.timestamp,
         "label": change.label,
         "prev_version": change.prev_version,
         "version": change.version,
@@ -72,11 +78,12 @@ def checkpoint_document(checkpoint: Checkpoint) -> dict[str, Any]:
         "revision": checkpoint.revision,
         "agent": checkpoint.agent,
         "time": iso(checkpoint.timestamp),
+        "timestamp": checkpoint.timestamp,
     }
 
 
 def diff_document(diff: Diff) -> dict[str, Any]:
-    """A diff: the two revisions, and the keys added, removed and changed."""
+    """A diff: the two revisions, the keys added, removed and changed, and its text lines."""
     return {
         "a": diff.a,
         "b": diff.b,
@@ -87,6 +94,7 @@ def diff_document(diff: Diff) -> dict[str, Any]:
             key: {"old": change.old, "new": change.new, "patch": change.patch}
             for key, change in diff.changed.items()
         },
+        "lines": diff.render(),
     }
 
 

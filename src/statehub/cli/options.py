@@ -13,7 +13,6 @@ included), :data:`USAGE` 2 (the command line itself is wrong), :data:`CONFLICT` 
 
 from __future__ import annotations
 
-import errno
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -181,7 +180,7 @@ class StatehubCommand(click.Command):
         """Run the command; turn an error into one line on stderr and an exit code."""
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except (click.exceptions.Exit, click.ClickException, click.Abort, BrokenPipeError):
             raise
         except CommandError as exc:
             _fail(ctx, exc, exc.exit_code)
@@ -219,11 +218,11 @@ class StatehubGroup(click.Group):
         except click.Abort:
             click.echo("error: aborted", err=True)
             sys.exit(ERROR)
-        except OSError as exc:
-            if exc.errno == errno.EPIPE:  # the reader went away (| head): not an error
-                sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silences the final flush
-                sys.exit(ERROR)
-            raise
+        except BrokenPipeError:
+            # The reader went away (| head): say nothing, and keep Python's final
+            # flush of stdout from failing again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(ERROR)
         sys.exit(result if isinstance(result, int) else OK)
 
 

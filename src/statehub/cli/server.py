@@ -6,7 +6,6 @@ import click
 from rich.console import Console
 
 from statehub.cli.options import CommandError, command, settings
-from statehub.cli.session import session
 from statehub.demo import DEFAULT_URL as DEMO_URL
 from statehub.demo import run_demo
 
@@ -17,18 +16,17 @@ __all__ = ["demo", "serve"]
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to bind.")
 @click.option("--port", default=8650, show_default=True, help="The port to listen on.")
 def serve(host: str, port: int) -> None:
-    """Serve the hub over HTTP; every request needs a token (statehub token create).
+    """Serve the hub (and the other hubs of its storage) over HTTP, until Ctrl-C.
+
+    Every request needs a token: statehub token create AGENT --url URL.
 
     Example: statehub serve --url sqlite:///team.db --port 8650
     """
     try:
-        import uvicorn
-
-        from statehub.server.app import create_app
+        from statehub.server.serving import serve as run_server
     except ImportError:  # pragma: no cover - only without the extra
         raise CommandError("statehub serve needs: pip install 'statehub[server]'") from None
-    with session() as s:
-        uvicorn.run(create_app(s.hub), host=host, port=port)
+    run_server(settings().url, host, port)
 
 
 @command()
