@@ -172,3 +172,29 @@ def test_the_access_log_never_carries_a_token(server: Server) -> None:
     for token in server.tokens.values():
         assert token not in log
         assert token.split("_")[2] not in log
+
+
+def read_until_idle(response: httpx.Response) -> list[dict[str, Any]]:
+    """The data of every change event sent before the stream's first idle heartbeat."""
+    seen: list[dict[str, Any]] = []
+    for line in response.iter_lines():
+        if line.startswith("data: "):
+            seen.append(orjson.loads(line.removeprefix("data: ")))
+        elif line == ": idle":
+            return seen
+    raise AssertionError("the stream ended")
+
+
+@pytest.mark.parametrize("prefix", ["", "agent/", "agent/b"])
+def test_watching_everything_from_the_start_hides_other_agents_keys(
+    server: Server, prefix: str
+) -> None:
+    write_in_another_process(server.url, "bob", {"agent/bob/diary": "TOPSECRET"})
+    mine = write_in_another_process(server.url, "alice", {"agent/alice/diary": "mine"})
+    with watch(server, "alice", prefix=prefix, since=0) as response:
+        seen = read_until_idle(response)
+    assert all(not change["key"].startswith("agent/bob/") for change in seen)
+    assert all(not change["key"].startswith("_") for change in seen)
+    assert "TOPSECRET" not in orjson.dumps(seen).decode()
+    if prefix != "agent/b":
+        assert mine in [change["revision"] for change in seen]
