@@ -254,3 +254,11 @@ def _environment() -> dict[str, str]:
     import os
 
     return {name: value for name, value in os.environ.items() if name != "FORCE_COLOR"}
+
+
+def test_watch_on_a_terminal_colours_each_line(story: str) -> None:
+    result = run(story, "watch", "global/", "--since", "0", "--count", "1", env=TERMINAL)
+    assert ANSI.search(result.stdout)
+    words = ANSI.sub("", result.stdout).split()
+    assert [words[0], *words[3:7]] == ["1", "alice", "put", "global/doc", "0->1"]
+    assert "watching global/ after revision 0" in ANSI.sub("", result.stderr)
