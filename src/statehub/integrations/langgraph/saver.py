@@ -1,0 +1,777 @@
+"""``StatehubSaver``: a LangGraph checkpointer on any statehub hub.
+
+Each thread namespace is one key, ``<root>/<thread>/<namespace>``, whose value is the
+thread's latest checkpoint (see :mod:`.records`); every put replaces it with a
+compare on the version the run started from, so the key's statehub history *is*
+the chain of checkpoints, one small JSON Patch per step, and a second run writing
+the thread at the same time gets :class:`ThreadConflict` instead of a silent fork.
+Large channel values are stored once per version, a growing list as its new tail
+(see :mod:`.channels`). Every hub call runs on the saver's own small thread pool
+(see :mod:`.workers`).
+
+>>> with StatehubSaver.from_url("memory://") as saver:
+...     stored = saver.put(
+...         {"configurable": {"thread_id": "t1", "checkpoint_ns": ""}},
+...         {"v": 1, "id": "1", "ts": "", "channel_values": {"log": ["start"]},
+...          "channel_versions": {"log": 1}, "versions_seen": {}},
+...         {"step": 0}, {"log": 1})
+...     saver.get_tuple(stored).checkpoint["channel_values"]
+{'log': ['start']}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+import orjson
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    DeltaChannelHistory,
+    PendingWrite,
+    get_serializable_checkpoint_metadata,
+    writes_sort_key,
+)
+from langgraph.checkpoint.serde.base import SerializerProtocol
+
+import statehub
+from statehub.errors import ConflictError, InvalidArgument
+from statehub.hub import Agent, Hub
+from statehub.integrations.langgraph.channels import ChannelStore
+from statehub.integrations.langgraph.errors import ThreadConflict
+from statehub.integrations.langgraph.naming import check_root, escape, joined, unescape
+from statehub.integrations.langgraph.records import (
+    CARRIED,
+    extra_fields,
+    merge_writes,
+    visible,
+)
+from statehub.integrations.langgraph.serialization import from_json, to_json
+from statehub.integrations.langgraph.workers import Workers
+from statehub.patch import apply_patch
+
+__all__ = ["DEFAULT_ROOT", "StatehubSaver"]
+
+DEFAULT_ROOT = "global/langgraph"
+"""Where a saver keeps its threads unless told otherwise."""
+
+_BRANCHING = ("fork", "update")
+
+_RETRIES = 100
+
+_WAIT_FOR_PUT = 0.5
+"""How long writes wait for their checkpoint's put before they are stored beside it."""
+
+
+class _NotYet(Exception):
+    """Writes for a checkpoint newer than its thread's head (its put is under way)."""
+
+
+def _merge_side(state: Any, action: Any) -> Any:
+    return merge_writes(state or [], action)
+
+
+def _copy(value: Any) -> Any:
+    return orjson.loads(orjson.dumps(value))
+
+
+def _sorted_writes(writes: list[list[Any]]) -> list[list[Any]]:
+    return sorted(writes, key=lambda w: writes_sort_key(w[3], w[0], w[4]))
+
+
+class StatehubSaver(BaseCheckpointSaver[str]):
+    """A LangGraph checkpointer that stores threads in a statehub hub.
+
+    Args:
+        hub: an open hub, or its URL (the saver then opens it and closes it on
+            :meth:`close`).
+        agent: the agent the saver writes as (shown in the hub's history).
+        root: the prefix of every key the saver writes; under ``agent/<name>/``
+            the threads are private to that agent.
+        serde: LangGraph's serializer for values that are not plain JSON.
+        workers: how many threads make the saver's hub calls (and hold its
+            connections).
+    """
+
+    def __init__(
+        self,
+        hub: Hub | str,
+        *,
+        agent: str = "langgraph",
+        root: str = DEFAULT_ROOT,
+        serde: SerializerProtocol | None = None,
+        workers: int = 4,
+    ) -> None:
+        super().__init__(serde=serde)
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise InvalidArgument(f"workers must be a positive int, not {workers!r}")
+        self._owns_hub = isinstance(hub, str)
+        self.hub = statehub.open(hub) if isinstance(hub, str) else hub
+        self.root = check_root(root)
+        self.agent: Agent = self.hub.agent(agent)
+        self._workers = Workers(workers, "statehub-langgraph")
+        self._channels = ChannelStore(self.serde)
+        self._head_moved = threading.Condition()
+        self._generation = 0
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> StatehubSaver:
+        """A saver on the hub at ``url``, which it closes with itself.
+
+        >>> with StatehubSaver.from_url("memory://") as saver:
+        ...     saver.root
+        'global/langgraph'
+        """
+        return cls(url, **options)
+
+    def close(self) -> None:
+        """Stop the saver's threads, and close the hub if the saver opened it."""
+        self._workers.close()
+        if self._owns_hub:
+            self.hub.close()
+
+    def __enter__(self) -> StatehubSaver:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- names -------------------------------------------------------------------
+
+    def thread_key(self, thread_id: str, checkpoint_ns: str = "") -> str:
+        """The key holding the latest checkpoint of a thread namespace."""
+        return joined(self.root, str(thread_id), checkpoint_ns, what="thread id")
+
+    def _thread_prefix(self, thread_id: str) -> str:
+        return joined(self.root, str(thread_id), what="thread id") + "/"
+
+    def _namespace_keys(self, thread_id: str | None) -> list[str]:
+        """Every thread namespace key of one thread (or of every thread)."""
+        prefix = self.root + "/" if thread_id is None else self._thread_prefix(thread_id)
+        depth = prefix.count("/") + (1 if thread_id is None else 0)
+        return [e.key for e in self.agent.entries(prefix) if e.key.count("/") == depth]
+
+    def _ids(self, key: str) -> tuple[str, str]:
+        thread, namespace = key[len(self.root) + 1 :].split("/")
+        return unescape(thread), unescape(namespace)
+
+    def get_next_version(self, current: str | None, channel: None) -> str:
+        """A version greater than ``current``, unique to this write (so never reused)."""
+        if current is None:
+            number = 0
+        elif isinstance(current, str):
+            number = int(current.split(".", 1)[0])
+        else:
+            number = int(current)
+        return f"{number + 1:010d}.{random.getrandbits(32):08x}"
+
+    # -- reading -----------------------------------------------------------------
+
+    def _head(self, key: str) -> tuple[dict[str, Any] | None, int]:
+        entry = self.agent.entry(key)
+        if entry is None:
+            return None, 0
+        value: dict[str, Any] = entry.value
+        return value, entry.version
+
+    def _replay(self, key: str) -> dict[str, dict[str, Any]]:
+        """Every checkpoint in the key's history since it was last created: id -> record.
+
+        A checkpoint's record is its last version (with the writes added after it).
+        """
+        found: dict[str, dict[str, Any]] = {}
+        value: Any = None
+        for change in self.agent.history(key=key):
+            value = apply_patch(value, change.patch)
+            if value is None:
+                found = {}
+            else:
+                found[value["id"]] = _copy(value)
+        return found
+
+    def _writes_of(self, key: str, record: dict[str, Any]) -> list[Any]:
+        """The record's pending writes, with any stored before it became the head."""
+        side = self.agent.get(f"{key}/w/{escape(record['id'])}")
+        own: list[Any] = record.get("w") or []
+        return merge_writes(own, side) if side else list(own)
+
+    def _tuple(
+        self, key: str, record: dict[str, Any], memo: dict[str, Any] | None = None
+    ) -> CheckpointTuple:
+        thread_id, namespace = self._ids(key)
+        values = {ch: from_json(self.serde, v) for ch, v in record["in"].items()}
+        for channel in record["ex"]:
+            version = record["cv"][channel]
+            values[channel] = self._channels.load(self.agent, key, channel, version, memo)
+        checkpoint: dict[str, Any] = {
+            "v": record["v"],
+            "id": record["id"],
+            "ts": record["ts"],
+            "channel_values": values,
+            "channel_versions": dict(record["cv"]),
+            "versions_seen": record["vs"],
+        }
+        checkpoint.update(from_json(self.serde, record.get("x") or {}))
+        pending = [
+            (w[0], w[1], from_json(self.serde, w[2]))
+            for w in _sorted_writes(self._writes_of(key, record))
+        ]
+
+        def config(checkpoint_id: str) -> RunnableConfig:
+            return {
+                "configurable": {
+                    "thread_id": thread_id,
+                    "checkpoint_ns": namespace,
+                    "checkpoint_id": checkpoint_id,
+                }
+            }
+
+        return CheckpointTuple(
+            config=config(record["id"]),
+            checkpoint=checkpoint,  # type: ignore[arg-type]
+            metadata=from_json(self.serde, record["m"]),
+            parent_config=config(record["p"]) if record["p"] else None,
+            pending_writes=pending,
+        )
+
+    def _record(self, key: str, checkpoint_id: str | None) -> tuple[Any, Any]:
+        """(record, head) of a checkpoint (the head without an id); ``None``s if absent."""
+        head, _ = self._head(key)
+        if head is None or checkpoint_id is None or head["id"] == checkpoint_id:
+            return head, head
+        if not visible(head, checkpoint_id):
+            return None, head
+        return self._replay(key).get(checkpoint_id), head
+
+    def _get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        conf = config["configurable"]
+        key = self.thread_key(conf["thread_id"], conf.get("checkpoint_ns", ""))
+        record, _ = self._record(key, conf.get("checkpoint_id"))
+        return None if record is None else self._tuple(key, record)
+
+    def _list(
+        self,
+        config: RunnableConfig | None,
+        filter: dict[str, Any] | None,
+        before: RunnableConfig | None,
+        limit: int | None,
+    ) -> list[CheckpointTuple]:
+        conf: dict[str, Any] = dict(config["configurable"]) if config else {}
+        if "thread_id" in conf and conf.get("checkpoint_ns") is not None:
+            keys = [self.thread_key(conf["thread_id"], conf["checkpoint_ns"])]
+        else:
+            keys = self._namespace_keys(conf.get("thread_id"))
+        wanted_id = conf.get("checkpoint_id")
+        before_id = before["configurable"].get("checkpoint_id") if before else None
+        found: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = []
+        for key in keys:
+            head, _ = self._head(key)
+            if head is None:
+                continue
+            for checkpoint_id, record in self._replay(key).items():
+                if not visible(head, checkpoint_id):
+                    continue
+                if wanted_id is not None and checkpoint_id != wanted_id:
+                    continue
+                if before_id is not None and checkpoint_id >= before_id:
+                    continue
+                if filter:
+                    metadata = from_json(self.serde, record["m"])
+                    if any(metadata.get(k) != v for k, v in filter.items()):
+                        continue
+                found.append((checkpoint_id, key, record, head))
+        found.sort(key=lambda item: item[0], reverse=True)
+        if limit is not None:
+            found = found[:limit]
+        memo: dict[str, Any] = {}
+        return [self._tuple(key, record, memo) for _, key, record, _ in found]
+
+    # -- writing -----------------------------------------------------------------
+
+    def _check_parent(
+        self,
+        key: str,
+        conf: Mapping[str, Any],
+        parent: str | None,
+        head: dict[str, Any] | None,
+        version: int,
+        metadata: CheckpointMetadata,
+    ) -> None:
+        """Refuse a put that would fork the thread silently (see :class:`ThreadConflict`).
+
+        A put continues its parent, which must still be the thread's head; a fork or
+        a state update (metadata ``source`` ``"fork"`` / ``"update"``) may branch off
+        an older checkpoint. A run on an empty thread writes a root at step -1: if
+        the thread has a head by then, another run created it meanwhile. Other roots
+        (written by hand) are taken as they come.
+        """
+        if head is None:
+            return
+        if parent is None:
+            clash = metadata.get("step") == -1 and metadata.get("source") == "input"
+        else:
+            clash = head["id"] != parent and metadata.get("source") not in _BRANCHING
+        if clash:
+            raise ThreadConflict(
+                key,
+                version,
+                version,
+                thread_id=str(conf["thread_id"]),
+                checkpoint_ns=conf.get("checkpoint_ns", ""),
+                parent_id=parent,
+                head_id=head["id"],
+            )
+
+    def _put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        conf = config["configurable"]
+        thread_id, namespace = str(conf["thread_id"]), conf.get("checkpoint_ns", "")
+        parent = conf.get("checkpoint_id")
+        key = self.thread_key(thread_id, namespace)
+        head, version = self._head(key)
+        self._check_parent(key, conf, parent, head, version, metadata)
+        if head is None:
+            self._channels.forget(key + "/")
+        versions = checkpoint["channel_versions"]
+        head_versions = head["cv"] if head else {}
+        inline: dict[str, Any] = {}
+        external: list[str] = []
+        rows: dict[str, Any] = {}
+        for channel, value in checkpoint["channel_values"].items():
+            channel_version = versions.get(channel)
+            if (
+                channel not in new_versions
+                and head
+                and head_versions.get(channel) == channel_version
+            ):
+                if channel in head["in"]:
+                    inline[channel] = head["in"][channel]
+                    continue
+                if channel in head["ex"]:
+                    external.append(channel)
+                    continue
+            if channel_version is None:
+                inline[channel] = to_json(self.serde, value)
+                continue
+            stored = self._channels.plan(key, channel, channel_version, value)
+            if stored.is_inline:
+                inline[channel] = stored.inline
+            else:
+                external.append(channel)
+                rows.update(stored.rows)
+        record: dict[str, Any] = {
+            "id": checkpoint["id"],
+            "ts": checkpoint["ts"],
+            "v": checkpoint["v"],
+            "p": parent,
+            "cv": dict(versions),
+            "vs": checkpoint["versions_seen"],
+            "m": to_json(self.serde, get_serializable_checkpoint_metadata(config, metadata)),
+            "in": inline,
+            "ex": external,
+            "w": [],
+        }
+        extra = extra_fields(dict(checkpoint))
+        if extra:
+            record["x"] = to_json(self.serde, extra)
+        self._commit_head(key, record, rows, head, version, thread_id, namespace, parent)
+        return {
+            "configurable": {
+                "thread_id": thread_id,
+                "checkpoint_ns": namespace,
+                "checkpoint_id": checkpoint["id"],
+            }
+        }
+
+    def _commit_head(
+        self,
+        key: str,
+        record: dict[str, Any],
+        rows: dict[str, Any],
+        head: dict[str, Any] | None,
+        version: int,
+        thread_id: str,
+        namespace: str,
+        parent: str | None,
+    ) -> None:
+        """Write ``record`` as the head, compared on the head the put read.
+
+        Pending writes added to that same head meanwhile (LangGraph stores a step's
+        writes while the previous checkpoint is still being put) only move its
+        version: the put is retried on it. Any other head means another run.
+        """
+        for _ in range(_RETRIES):
+            for field in CARRIED:
+                record.pop(field, None)
+                if head and field in head:
+                    record[field] = head[field]
+            try:
+                with self.agent.transaction() as tx:
+                    tx.put(key, record, expect_version=version, label=record["id"])
+                    for row_key, row in rows.items():
+                        tx.put(row_key, row)
+                with self._head_moved:
+                    self._generation += 1
+                    self._head_moved.notify_all()
+                return
+            except ConflictError as exc:
+                if exc.key != key or isinstance(exc, ThreadConflict):
+                    raise
+                now, version = self._head(key)
+                if now is None or head is None or now["id"] != head["id"]:
+                    raise ThreadConflict(
+                        key,
+                        exc.expected,
+                        exc.actual,
+                        thread_id=thread_id,
+                        checkpoint_ns=namespace,
+                        parent_id=parent,
+                        head_id=now["id"] if now else None,
+                    ) from None
+                head = now
+        raise ConflictError(key, version, version, f"gave up after {_RETRIES} attempts")
+
+    def _put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str,
+        early: bool,
+    ) -> None:
+        """Add writes to their checkpoint's record (a compare-and-set put, retried).
+
+        Raises:
+            _NotYet: (unless ``early``) the checkpoint is newer than the thread's
+                head: its put is still under way.
+        """
+        conf = config["configurable"]
+        key = self.thread_key(conf["thread_id"], conf.get("checkpoint_ns", ""))
+        checkpoint_id = conf["checkpoint_id"]
+        new = [
+            [
+                task_id,
+                channel,
+                to_json(self.serde, value),
+                task_path,
+                WRITES_IDX_MAP.get(channel, i),
+            ]
+            for i, (channel, value) in enumerate(writes)
+        ]
+        for _ in range(_RETRIES):
+            head, version = self._head(key)
+            if head is None or head["id"] != checkpoint_id:
+                if not early and (head is None or checkpoint_id > head["id"]):
+                    raise _NotYet
+                side = f"{key}/w/{escape(checkpoint_id)}"
+                self.agent.dispatch(side, new, reducer=_merge_side, label=checkpoint_id)
+                return
+            merged = merge_writes(head["w"], new)
+            if merged == head["w"]:
+                return
+            try:
+                self.agent.put(key, {**head, "w": merged}, expect_version=version)
+                return
+            except ConflictError:
+                continue
+        raise ConflictError(key, version, version, f"gave up after {_RETRIES} attempts")
+
+    def _put_writes_when_ready(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str,
+    ) -> None:
+        """:meth:`_put_writes`, waiting a moment for a checkpoint whose put is under way.
+
+        LangGraph stores a step's writes while the checkpoint they belong to is
+        still being put by another thread; they are kept with it once it is the
+        head. If it does not become the head soon (another process's run, a
+        checkpoint never put), they are kept beside it.
+        """
+        deadline = time.monotonic() + _WAIT_FOR_PUT
+        while True:
+            with self._head_moved:
+                generation = self._generation
+            early = time.monotonic() >= deadline
+            try:
+                self._workers.run(self._put_writes, config, writes, task_id, task_path, early)
+                return
+            except _NotYet:
+                pass
+            with self._head_moved:
+                self._head_moved.wait_for(
+                    lambda g=generation: self._generation != g,  # type: ignore[misc]
+                    max(0.0, deadline - time.monotonic()),
+                )
+
+    # -- deleting, copying, pruning ----------------------------------------------
+
+    def _delete_namespace(self, key: str) -> None:
+        doomed = [key, *(e.key for e in self.agent.entries(key + "/"))]
+        with self.agent.transaction() as tx:
+            for row in doomed:
+                tx.delete(row)
+        self._channels.forget(key + "/")
+
+    def _delete_thread(self, thread_id: str) -> None:
+        for key in self._namespace_keys(str(thread_id)):
+            self._delete_namespace(key)
+
+    def _rehead(
+        self, key: str, head: dict[str, Any], version: int, hidden: list[str], floor: str | None
+    ) -> None:
+        """Make the newest checkpoint still visible the head, or delete the namespace."""
+        marks = {"hidden": hidden, "floor": floor}
+        survivors = {
+            cid: record for cid, record in self._replay(key).items() if visible(marks, cid)
+        }
+        if not survivors:
+            self._delete_namespace(key)
+            return
+        newest = survivors[max(survivors)]
+        record = {**newest, "w": self._writes_of(key, newest), "hidden": hidden}
+        if floor is not None:
+            record["floor"] = floor
+        self.agent.put(key, record, expect_version=version, label=newest["id"])
+
+    def _delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        runs = set(run_ids)
+        if not runs:
+            return
+        for key in self._namespace_keys(None):
+            head, version = self._head(key)
+            if head is None:
+                continue
+            doomed = [
+                cid
+                for cid, record in self._replay(key).items()
+                if visible(head, cid) and from_json(self.serde, record["m"]).get("run_id") in runs
+            ]
+            if doomed:
+                hidden = sorted({*(head.get("hidden") or ()), *doomed})
+                self._rehead(key, head, version, hidden, head.get("floor"))
+
+    def _copy_thread(self, source: str, target: str) -> None:
+        self._delete_thread(target)
+        for key in self._namespace_keys(str(source)):
+            head, _ = self._head(key)
+            if head is None:
+                continue
+            namespace = self._ids(key)[1]
+            target_key = self.thread_key(target, namespace)
+            rows = {e.key: e.value for e in self.agent.entries(key + "/")}
+            with self.agent.transaction() as tx:
+                for row_key, row in rows.items():
+                    tx.put(target_key + row_key[len(key) :], row)
+            records = self._replay(key)
+            for checkpoint_id in sorted(records):
+                if not visible(head, checkpoint_id):
+                    continue
+                record = {k: v for k, v in records[checkpoint_id].items() if k not in CARRIED}
+                self.agent.put(target_key, record, label=checkpoint_id)
+
+    def _prune(self, thread_ids: Sequence[str], strategy: str) -> None:
+        if strategy not in ("keep_latest", "delete"):
+            raise InvalidArgument(f"strategy must be 'keep_latest' or 'delete', not {strategy!r}")
+        for thread_id in thread_ids:
+            if strategy == "delete":
+                self._delete_thread(thread_id)
+                continue
+            for key in self._namespace_keys(str(thread_id)):
+                head, version = self._head(key)
+                if head is not None and head.get("floor") != head["id"]:
+                    record = {**head, "floor": head["id"], "hidden": []}
+                    self.agent.put(key, record, expect_version=version, label=head["id"])
+
+    def _delta_history(
+        self, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        if not channels:
+            return {}
+        conf = config["configurable"]
+        key = self.thread_key(conf["thread_id"], conf.get("checkpoint_ns", ""))
+        target, head = self._record(key, conf.get("checkpoint_id"))
+        collected: dict[str, list[PendingWrite]] = {c: [] for c in channels}
+        seeds: dict[str, Any] = {}
+        remaining = set(channels)
+        records: dict[str, dict[str, Any]] | None = None
+        parent = target["p"] if target else None
+        while parent is not None and remaining:
+            if head is not None and parent == head["id"]:
+                record = head
+            else:
+                records = self._replay(key) if records is None else records
+                record = records.get(parent)
+                if record is None or not visible(head, parent):
+                    break
+            for write in reversed(_sorted_writes(self._writes_of(key, record))):
+                if write[1] in remaining:
+                    collected[write[1]].append(
+                        (write[0], write[1], from_json(self.serde, write[2]))
+                    )
+            stored = set(record["in"]) | set(record["ex"])
+            for channel in [c for c in remaining if c in stored]:
+                if channel in record["in"]:
+                    seeds[channel] = from_json(self.serde, record["in"][channel])
+                else:
+                    seeds[channel] = self._channels.load(
+                        self.agent, key, channel, record["cv"][channel]
+                    )
+                remaining.discard(channel)
+            parent = record["p"]
+        result: dict[str, DeltaChannelHistory] = {}
+        for channel in channels:
+            entry: DeltaChannelHistory = {"writes": list(reversed(collected[channel]))}
+            if channel in seeds:
+                entry["seed"] = seeds[channel]
+            result[channel] = entry
+        return result
+
+    # -- LangGraph's interface, sync ---------------------------------------------
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """The checkpoint ``config`` names (its thread's latest without an id), or ``None``."""
+        return self._workers.run(self._get_tuple, config)
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        """Checkpoints matching ``config`` (a thread, a namespace), newest first."""
+        yield from self._workers.run(self._list, config, filter, before, limit)
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Store a checkpoint as its thread's new head.
+
+        Raises:
+            ThreadConflict: another run wrote the thread since this one read it.
+        """
+        return self._workers.run(self._put, config, checkpoint, metadata, new_versions)
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """Store a task's pending writes with the checkpoint ``config`` names."""
+        self._put_writes_when_ready(config, writes, task_id, task_path)
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Delete every checkpoint and write of a thread (statehub's history keeps them)."""
+        self._workers.run(self._delete_thread, thread_id)
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Delete the checkpoints (and their writes) made by the given runs."""
+        self._workers.run(self._delete_for_runs, run_ids)
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Copy every checkpoint and write of a thread into another (replacing it)."""
+        self._workers.run(self._copy_thread, source_thread_id, target_thread_id)
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """Keep only each namespace's latest checkpoint (``"keep_latest"``), or none."""
+        self._workers.run(self._prune, thread_ids, strategy)
+
+    def get_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        """Per channel, the writes on the parent chain back to a stored value (its seed)."""
+        return self._workers.run(self._delta_history, config, channels)
+
+    # -- LangGraph's interface, async --------------------------------------------
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """Async :meth:`get_tuple`."""
+        return await self._workers.arun(self._get_tuple, config)
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        """Async :meth:`list`."""
+        for item in await self._workers.arun(self._list, config, filter, before, limit):
+            yield item
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Async :meth:`put`."""
+        return await self._workers.arun(self._put, config, checkpoint, metadata, new_versions)
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """Async :meth:`put_writes`."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(
+            None, self._put_writes_when_ready, config, writes, task_id, task_path
+        )
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        """Async :meth:`delete_thread`."""
+        await self._workers.arun(self._delete_thread, thread_id)
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Async :meth:`delete_for_runs`."""
+        await self._workers.arun(self._delete_for_runs, run_ids)
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Async :meth:`copy_thread`."""
+        await self._workers.arun(self._copy_thread, source_thread_id, target_thread_id)
+
+    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """Async :meth:`prune`."""
+        await self._workers.arun(self._prune, thread_ids, strategy)
+
+    async def aget_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        """Async :meth:`get_delta_channel_history`."""
+        return await self._workers.arun(self._delta_history, config, channels)
