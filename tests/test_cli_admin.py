@@ -201,6 +201,7 @@ def test_inbox_peeks_at_waiting_messages_without_receiving_them(url: str) -> Non
         coordinator, researcher = hub.agent("coordinator"), hub.agent("researcher")
         coordinator.send("researcher", {"task": "Research AI"})
         coordinator.send("researcher", "second")
+        coordinator.send(["writer", "reviewer"], "to both")
         taken = researcher.receive(limit=1, visibility_timeout=60)
         assert [m.body for m in taken] == [{"task": "Research AI"}]
     waiting = data(run(url, "inbox", "researcher", "--json"))
@@ -212,9 +213,20 @@ def test_inbox_peeks_at_waiting_messages_without_receiving_them(url: str) -> Non
     assert waiting[1]["in_flight_until"] is None
     rows = run(url, "inbox", "researcher").stdout.splitlines()
     assert [row.split("\t")[5][:9] for row in rows[1:]] == ["in flight", "waiting"]
+    assert run(url, "inbox").stdout.splitlines() == [
+        "agent\twaiting\tin flight",
+        "researcher\t1\t1",
+        "reviewer\t1\t0",
+        "writer\t1\t0",
+    ]
     with statehub.open(url) as hub:  # peeking received nothing: the second is still there
         assert [m.body for m in hub.agent("researcher").receive(limit=10)] == ["second"]
     assert data(run(url, "inbox", "nobody", "--json")) == []
+    assert data(run(url, "inbox", "--json")) == {
+        "researcher": {"waiting": 0, "in_flight": 2},  # both received, neither acknowledged
+        "reviewer": {"waiting": 1, "in_flight": 0},
+        "writer": {"waiting": 1, "in_flight": 0},
+    }
     assert run(url, "inbox", "not/a name", code=1).stderr.startswith("error: invalid key")
 
 

@@ -12,7 +12,7 @@ from rich.text import Text
 from statehub.cli.documents import lock_document, message_document, task_document
 from statehub.cli.options import command
 from statehub.cli.output import compact_json, when
-from statehub.cli.session import session
+from statehub.cli.session import Session, session
 from statehub.codec import decode
 from statehub.keys import validate_agent_name
 from statehub.mailbox import INBOX_SCOPE, Message
@@ -98,18 +98,38 @@ def _waiting(agent: str, rows: list[Stored]) -> list[tuple[Message, float | None
     return sorted(found, key=lambda pair: (pair[0].revision, pair[0].id))
 
 
+def _sizes(s: Session) -> None:
+    """Every inbox that holds messages: agent, how many wait, how many are in flight."""
+    now = time.time()
+    sizes: dict[str, list[int]] = {}
+    for row in s.hub.backend.scan(INBOX_SCOPE, None):
+        agent = row.key.removeprefix(INBOX_SCOPE).split("/", 1)[0]
+        visible_ts = decode(row.data).get("visible_ts")
+        counts = sizes.setdefault(agent, [0, 0])
+        counts[1 if visible_ts is not None and visible_ts > now else 0] += 1
+    if s.settings.json:
+        s.out.data({agent: {"waiting": w, "in_flight": f} for agent, (w, f) in sizes.items()})
+        return
+    rows = [(s.out.agent(agent), str(w), str(f)) for agent, (w, f) in sorted(sizes.items())]
+    s.out.table(("agent", "waiting", "in flight"), rows)
+
+
 @command()
-@click.argument("recipient", metavar="AGENT")
-def inbox(recipient: str) -> None:
+@click.argument("recipient", metavar="[AGENT]", required=False)
+def inbox(recipient: str | None) -> None:
     """List the messages waiting in AGENT's inbox, without receiving them.
 
     A message received but not yet acknowledged shows as in flight until its
-    visibility timeout ends (then it is delivered again).
+    visibility timeout ends (then it is delivered again). Without AGENT: how many
+    messages each inbox holds.
 
     Example: statehub inbox researcher
     """
-    name = validate_agent_name(recipient)
+    name = None if recipient is None else validate_agent_name(recipient)
     with session() as s:
+        if name is None:
+            _sizes(s)
+            return
         rows = s.hub.backend.scan(f"{INBOX_SCOPE}{name}/", None)
         waiting = _waiting(name, rows)
         if s.settings.json:
