@@ -292,14 +292,19 @@ def test_json_never_has_colours_even_on_a_terminal(url: str) -> None:
     assert data(result)[0]["op"] == "put"
 
 
-def test_debug_lets_the_error_raise_with_its_traceback(url: str) -> None:
+def test_debug_prints_the_traceback_and_keeps_the_exit_code(url: str) -> None:
     runner = CliRunner()
     result = runner.invoke(main, ["put", "global/doc", "1", "--expect-version", "3", "--url", url])
     assert result.exit_code == 3
     debug = runner.invoke(
         main, ["put", "global/doc", "1", "--expect-version", "3", "--url", url, "--debug"]
     )
-    assert isinstance(debug.exception, statehub.ConflictError)
+    assert debug.exit_code == 3  # the same code, after the traceback
+    assert debug.stderr.startswith("Traceback (most recent call last):")
+    assert "statehub.errors.ConflictError: conflict on 'global/doc'" in debug.stderr
+    assert debug.stderr.endswith(
+        "error: conflict on 'global/doc': expected version 3, found version 0\n"
+    )
 
 
 def test_a_usage_error_is_one_line_with_exit_code_2() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
@@ -163,8 +164,8 @@ def settings(ctx: click.Context | None = None) -> Settings:
 
 
 def _fail(ctx: click.Context, exc: Exception, code: int) -> NoReturn:
-    if settings(ctx).debug:
-        raise exc
+    if settings(ctx).debug:  # the traceback first; the exit code stays the documented one
+        traceback.print_exception(exc, file=sys.stderr)
     if isinstance(exc, StatehubError | CommandError):
         message = str(exc)
     else:
