@@ -160,6 +160,19 @@ EXPECTED: dict[str, list[str]] = {
         "Tasks: 2/3 completed, 1 failed",
         "History: 21 changes, revision 21",
     ],
+    "langgraph_team.py": [
+        "notes (researcher and analyst ran in parallel):",
+        "  plan: research and analyse AI agents",
+        "  analysis: AI agents grows 30% a year",
+        "  research: 3 sources on AI agents",
+        "  review: approved",
+        "verdict: approved",
+        "checkpoints: 6, steps -1..4",
+        "long-term memory: {'report': 'AI agents: AI agents grows 30% a year; "
+        "3 sources on AI agents', 'approved': True}",
+        "the thread is the key global/langgraph/team-run-1/=: its history holds all 6 checkpoints",
+        "browse it:",
+    ],
     "task_claiming.py": [
         "  coordinator created 'Research AI trends' (pending)",
         "  coordinator created 'Review the draft' (pending)",

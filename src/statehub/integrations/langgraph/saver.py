@@ -491,7 +491,9 @@ class StatehubSaver(BaseCheckpointSaver[str]):
             if merged == head["w"]:
                 return
             try:
-                self.agent.put(key, {**head, "w": merged}, expect_version=version)
+                self.agent.put(
+                    key, {**head, "w": merged}, expect_version=version, label=checkpoint_id
+                )
                 return
             except ConflictError:
                 continue
