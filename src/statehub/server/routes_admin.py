@@ -8,9 +8,9 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -24,22 +24,11 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=ERROR_RESPONSES)
 
-Revision = Annotated[int | None, Query(ge=0, lt=2**63)]
-
 
 @router.get("/history", response_model=ChangesModel)
-def hub_history(
-    who: AdminDep,
-    key: str | None = None,
-    prefix: str | None = None,
-    agent: str | None = None,
-    since: Revision = None,
-    until: Revision = None,
-    limit: Revision = None,
-) -> Response:
+def hub_history(who: AdminDep, query: routes_time.HistoryDep) -> Response:
     """The whole hub's audit log (every agent's keys, statehub's own rows included)."""
-    hub_wide = dataclasses.replace(who, hub_wide=True)
-    return routes_time.history(hub_wide, key, prefix, agent, since, until, limit)
+    return routes_time.history_response(dataclasses.replace(who, hub_wide=True), query)
 
 
 @router.get("/diff", response_model=DiffModel)

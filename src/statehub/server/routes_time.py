@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from statehub.arguments import check_seconds
 from statehub.errors import InvalidArgument
-from statehub.server.auth import CallerDep
+from statehub.server.auth import Caller, CallerDep
 from statehub.server.errors import ERROR_RESPONSES, ApiError
 from statehub.server.wire import (
     ChangesModel,
@@ -24,7 +25,7 @@ from statehub.server.wire import (
     revision_of,
 )
 
-__all__ = ["MAX_WAIT", "check_wait", "router"]
+__all__ = ["MAX_WAIT", "HistoryDep", "HistoryQuery", "check_wait", "history_response", "router"]
 
 MAX_WAIT = 60.0
 """The longest a request may block (``wait=``, ``timeout=``), in seconds."""
@@ -76,21 +77,31 @@ def wait(
 Revision = Annotated[int | None, Query(ge=0, lt=2**63)]
 
 
-@router.get("/history", response_model=ChangesModel)
-def history(
-    who: CallerDep,
-    key: str | None = None,
-    prefix: str | None = None,
-    agent: str | None = None,
-    since: Revision = None,
-    until: Revision = None,
-    limit: Revision = None,
-) -> Response:
-    """The audit log as this caller may see it, oldest first (``since`` exclusive)."""
-    changes = who.history(
-        key=key, prefix=prefix, agent=agent, since=since, until=until, limit=limit
-    )
+@dataclass
+class HistoryQuery:
+    """The filters of a history read (``since`` exclusive, ``until`` inclusive)."""
+
+    key: str | None = None
+    prefix: str | None = None
+    agent: str | None = None
+    since: Revision = None
+    until: Revision = None
+    limit: Revision = None
+
+
+HistoryDep = Annotated[HistoryQuery, Depends()]
+
+
+def history_response(who: Caller, query: HistoryQuery) -> Response:
+    """The changes ``query`` selects, as ``who`` may see them."""
+    changes = who.history(**asdict(query))
     return json_response({"changes": [change_json(change) for change in changes]})
+
+
+@router.get("/history", response_model=ChangesModel)
+def history(who: CallerDep, query: HistoryDep) -> Response:
+    """The audit log as this caller may see it, oldest first (``since`` exclusive)."""
+    return history_response(who, query)
 
 
 @router.get("/diff", response_model=DiffModel)
