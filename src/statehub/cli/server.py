@@ -15,7 +15,14 @@ __all__ = ["demo", "serve"]
 @command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to bind.")
 @click.option("--port", default=8650, show_default=True, help="The port to listen on.")
-def serve(host: str, port: int) -> None:
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="info",
+    show_default=True,
+    help="How much the server logs (info: one line per request, never its token).",
+)
+def serve(host: str, port: int, log_level: str) -> None:
     """Serve the hub (and the other hubs of its storage) over HTTP, until Ctrl-C.
 
     Every request needs a token: statehub token create AGENT --url URL.
@@ -26,7 +33,7 @@ def serve(host: str, port: int) -> None:
         from statehub.server.serving import serve as run_server
     except ImportError:  # pragma: no cover - only without the extra
         raise CommandError("statehub serve needs: pip install 'statehub[server]'") from None
-    run_server(settings().url, host, port)
+    run_server(settings().url, host, port, log_level=log_level)
 
 
 @command()

@@ -30,7 +30,7 @@ def _free_port() -> int:
 
 
 class ServerProcess:
-    """``statehub serve`` on a free loopback port, serving the storage of ``url``.
+    """``statehub serve`` (the command itself) on a free loopback port, serving the storage of ``url``.
 
     ``url`` must be storage both processes reach (a file, PostgreSQL): the tokens
     are made here, before the server starts.
@@ -55,11 +55,9 @@ class ServerProcess:
 
     def start(self) -> None:
         """Start the server and wait until it answers ``/health``."""
-        code = (
-            "from statehub.server.serving import serve; "
-            f"serve({self.url!r}, port={self.port}, log_level='warning')"
-        )
-        self._process = subprocess.Popen([sys.executable, "-c", code])
+        command = [sys.executable, "-m", "statehub", "serve", "--url", self.url]
+        command += ["--port", str(self.port), "--log-level", "warning"]
+        self._process = subprocess.Popen(command)
         deadline = time.monotonic() + _STARTUP_SECONDS
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
