@@ -61,12 +61,15 @@ from statehub.integrations.langgraph.serialization import from_json, to_json
 from statehub.integrations.langgraph.workers import Workers
 from statehub.patch import apply_patch
 
-__all__ = ["DEFAULT_ROOT", "StatehubSaver"]
+__all__ = ["BRANCH_MARK", "DEFAULT_ROOT", "StatehubSaver"]
 
 DEFAULT_ROOT = "global/langgraph"
 """Where a saver keeps its threads unless told otherwise."""
 
 _BRANCHING = ("fork", "update")
+
+BRANCH_MARK = "__statehub_branch__"
+"""Set in the config of a checkpoint loaded by id that is not its thread's head."""
 
 _RETRIES = 100
 
@@ -262,8 +265,15 @@ class StatehubSaver(BaseCheckpointSaver[str]):
     def _get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         conf = config["configurable"]
         key = self.thread_key(conf["thread_id"], conf.get("checkpoint_ns", ""))
-        record, _ = self._record(key, conf.get("checkpoint_id"))
-        return None if record is None else self._tuple(key, record)
+        record, head = self._record(key, conf.get("checkpoint_id"))
+        if record is None:
+            return None
+        found = self._tuple(key, record)
+        if record is not head:
+            # A run that starts from an older checkpoint branches on purpose: its
+            # puts carry this mark (LangGraph merges the config it loads into them).
+            found.config["configurable"][BRANCH_MARK] = True
+        return found
 
     def _list(
         self,
@@ -315,9 +325,10 @@ class StatehubSaver(BaseCheckpointSaver[str]):
     ) -> None:
         """Refuse a put that would fork the thread silently (see :class:`ThreadConflict`).
 
-        A put continues its parent, which must still be the thread's head; a fork or
-        a state update (metadata ``source`` ``"fork"`` / ``"update"``) may branch off
-        an older checkpoint. A run on an empty thread writes a root at step -1: if
+        A put continues its parent, which must still be the thread's head; a fork, a
+        state update (metadata ``source`` ``"fork"`` / ``"update"``) or a run that
+        loaded an older checkpoint by its id (its config carries :data:`BRANCH_MARK`)
+        may branch off an older checkpoint. A run on an empty thread writes a root at step -1: if
         the thread has a head by then, another run created it meanwhile. Other roots
         (written by hand) are taken as they come.
         """
@@ -326,7 +337,8 @@ class StatehubSaver(BaseCheckpointSaver[str]):
         if parent is None:
             clash = metadata.get("step") == -1 and metadata.get("source") == "input"
         else:
-            clash = head["id"] != parent and metadata.get("source") not in _BRANCHING
+            branching = metadata.get("source") in _BRANCHING or conf.get(BRANCH_MARK)
+            clash = head["id"] != parent and not branching
         if clash:
             raise ThreadConflict(
                 key,

@@ -1,0 +1,218 @@
+"""StatehubSaver with real LangGraph graphs: state, history, forks, odd ids, async."""
+
+from __future__ import annotations
+
+import asyncio
+import operator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, TypedDict
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import START, StateGraph
+from langgraph.graph.message import add_messages
+from langgraph.graph.state import CompiledStateGraph
+
+import statehub
+from statehub.errors import InvalidKey
+from statehub.integrations.langgraph import StatehubSaver
+from statehub.integrations.langgraph.naming import escape, unescape
+from tests.conftest import postgres_url
+
+HUBS: dict[str, Callable[[Path], str]] = {
+    "memory": lambda tmp: "memory://",
+    "sqlite": lambda tmp: f"sqlite:///{tmp}/hub.db",
+    "postgres": lambda tmp: postgres_url(),
+}
+
+
+class Log(TypedDict):
+    log: Annotated[list[str], operator.add]
+
+
+class Chat(TypedDict):
+    messages: Annotated[list[Any], add_messages]
+
+
+def log_graph(saver: BaseCheckpointSaver[Any]) -> CompiledStateGraph[Any]:
+    graph = StateGraph(Log)
+    graph.add_node("step", lambda state: {"log": [f"step {len(state['log'])}"]})
+    graph.add_edge(START, "step")
+    return graph.compile(checkpointer=saver)
+
+
+def chat_graph(saver: BaseCheckpointSaver[Any]) -> CompiledStateGraph[Any]:
+    graph = StateGraph(Chat)
+    graph.add_node("bot", lambda state: {"messages": [AIMessage(f"echo {len(state['messages'])}")]})
+    graph.add_edge(START, "bot")
+    return graph.compile(checkpointer=saver)
+
+
+def thread(thread_id: str) -> RunnableConfig:
+    return {"configurable": {"thread_id": thread_id}}
+
+
+@pytest.fixture(params=sorted(HUBS))
+def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[statehub.Hub]:
+    with statehub.open(HUBS[request.param](tmp_path)) as opened:
+        yield opened
+
+
+def test_graph_state_and_history_round_trip(hub: statehub.Hub) -> None:
+    with StatehubSaver(hub) as saver:
+        app = log_graph(saver)
+        for n in range(5):
+            app.invoke({"log": [f"input {n}"]}, thread("t1"))
+        state = app.get_state(thread("t1"))
+        assert state.values["log"][-2:] == ["input 4", "step 9"]
+        assert len(state.values["log"]) == 10
+        history = list(app.get_state_history(thread("t1")))
+        assert len(history) == 15
+        assert [len(h.values["log"]) for h in history[:3]] == [10, 9, 8]
+        parents = [(h.parent_config or {})["configurable"]["checkpoint_id"] for h in history[:-1]]
+        ids = [h.config["configurable"]["checkpoint_id"] for h in history[1:]]
+        assert parents == ids  # one linear chain
+
+
+def test_a_new_saver_on_the_same_file_reads_what_another_wrote(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/hub.db"
+    with StatehubSaver.from_url(url) as saver:
+        app = chat_graph(saver)
+        for n in range(30):
+            app.invoke({"messages": [HumanMessage(f"hello {n}")]}, thread("chat"))
+        expected = app.get_state(thread("chat")).values["messages"]
+        old = list(app.get_state_history(thread("chat")))[10]
+    with StatehubSaver.from_url(url) as fresh:
+        app = chat_graph(fresh)
+        assert app.get_state(thread("chat")).values["messages"] == expected
+        assert app.get_state(old.config).values == old.values
+        app.invoke({"messages": [HumanMessage("again")]}, thread("chat"))
+        assert len(app.get_state(thread("chat")).values["messages"]) == 62
+
+
+def test_message_list_stores_only_what_each_step_appended(tmp_path: Path) -> None:
+    with statehub.open(f"sqlite:///{tmp_path}/hub.db") as hub, StatehubSaver(hub) as saver:
+        app = log_graph(saver)
+        for _ in range(200):
+            app.invoke({"log": ["x" * 200]}, thread("t"))
+        final_size = len(repr(app.get_state(thread("t")).values["log"]))
+        rows = hub.agent("reader").scan(saver.thread_key("t") + "/v/")
+        stored = sum(len(str(row)) for row in rows.values())
+        # Every version of a 400-item list, yet about 2 copies of it in all: the
+        # appended tails plus full values at geometric spacing.
+        assert len(rows) >= 300
+        assert stored < 3 * final_size
+
+
+@pytest.mark.parametrize(
+    "thread_id",
+    ["plain", "with space", "a/b/c", "é ü 中文", "", ".", "..", "=3D", "@x", "x" * 300],
+)
+def test_odd_thread_ids_are_stored_under_escaped_keys(thread_id: str) -> None:
+    with StatehubSaver.from_url("memory://") as saver:
+        app = log_graph(saver)
+        app.invoke({"log": ["hi"]}, thread(thread_id))
+        app.invoke({"log": ["again"]}, thread(thread_id))
+        assert app.get_state(thread(thread_id)).values["log"] == [
+            "hi",
+            "step 1",
+            "again",
+            "step 3",
+        ]
+        assert unescape(escape(thread_id)) == thread_id
+        listed = list(saver.list(None))
+        assert {t.config["configurable"]["thread_id"] for t in listed} == {thread_id}
+
+
+def test_a_thread_id_too_long_for_a_key_is_refused_clearly() -> None:
+    with StatehubSaver.from_url("memory://") as saver:
+        with pytest.raises(InvalidKey, match="thread id makes a key longer"):
+            log_graph(saver).invoke({"log": ["hi"]}, thread("x" * 1100))
+        assert list(saver.list(None)) == []
+
+
+def test_subgraph_namespaces_are_kept_apart() -> None:
+    inner = StateGraph(Log)
+    inner.add_node("inner_step", lambda state: {"log": ["inner"]})
+    inner.add_edge(START, "inner_step")
+    outer = StateGraph(Log)
+    outer.add_node("sub", inner.compile())
+    outer.add_edge(START, "sub")
+    with StatehubSaver.from_url("memory://") as saver:
+        app = outer.compile(checkpointer=saver)
+        assert app.invoke({"log": ["in"]}, thread("nested"))["log"] == ["in", "in", "inner"]
+        namespaces = {t.config["configurable"]["checkpoint_ns"] for t in saver.list(None)}
+        assert "" in namespaces
+        assert any(ns.startswith("sub:") for ns in namespaces)
+
+
+def test_update_state_on_an_old_checkpoint_forks_on_purpose() -> None:
+    with StatehubSaver.from_url("memory://") as saver:
+        app = log_graph(saver)
+        app.invoke({"log": ["a"]}, thread("t"))
+        app.invoke({"log": ["b"]}, thread("t"))
+        first = next(h for h in app.get_state_history(thread("t")) if len(h.values["log"]) == 2)
+        forked = app.update_state(first.config, {"log": ["edited"]})
+        assert app.get_state(thread("t")).values["log"] == ["a", "step 1", "edited"]
+        app.invoke(None, forked)
+        app.invoke({"log": ["c"]}, thread("t"))
+        assert app.get_state(thread("t")).values["log"][-2:] == ["c", "step 4"]
+
+
+def test_replaying_from_an_old_checkpoint_starts_a_branch() -> None:
+    with StatehubSaver.from_url("memory://") as saver:
+        app = log_graph(saver)
+        for text in ("a", "b", "c"):
+            app.invoke({"log": [text]}, thread("t"))
+        old = next(h for h in app.get_state_history(thread("t")) if len(h.values["log"]) == 2)
+        app.invoke({"log": ["branch"]}, old.config)
+        assert app.get_state(thread("t")).values["log"] == ["a", "step 1", "branch", "step 3"]
+
+
+def test_delta_channel_history_matches_langgraphs_reference_walk() -> None:
+    with StatehubSaver.from_url("memory://") as saver:
+        app = log_graph(saver)
+        for text in ("a", "b", "c"):
+            app.invoke({"log": [text]}, thread("t"))
+        for snapshot in app.get_state_history(thread("t")):
+            ours = saver.get_delta_channel_history(config=snapshot.config, channels=["log"])
+            reference = BaseCheckpointSaver.get_delta_channel_history(
+                saver, config=snapshot.config, channels=["log", "__start__"]
+            )
+            assert ours["log"] == reference["log"]
+        assert saver.get_delta_channel_history(config=thread("t"), channels=[]) == {}
+
+
+def test_async_graph_on_sqlite(tmp_path: Path) -> None:
+    async def main() -> list[str]:
+        with StatehubSaver.from_url(f"sqlite:///{tmp_path}/hub.db") as saver:
+            app = log_graph(saver)
+            for text in ("a", "b"):
+                await app.ainvoke({"log": [text]}, thread("t"))
+            history = [h async for h in app.aget_state_history(thread("t"))]
+            assert len(history) == 6
+            state = await app.aget_state(thread("t"))
+            return list(state.values["log"])
+
+    assert asyncio.run(main()) == ["a", "step 1", "b", "step 3"]
+
+
+def test_checkpoints_are_attributed_to_the_savers_agent(hub: statehub.Hub) -> None:
+    with StatehubSaver(hub, agent="planner") as saver:
+        log_graph(saver).invoke({"log": ["a"]}, thread("t"))
+        changes = hub.history(key=saver.thread_key("t"))
+        assert {change.agent for change in changes} == {"planner"}
+        labels = [change.label for change in changes]
+        assert len(set(labels)) == 3
+
+
+def test_a_private_root_keeps_threads_from_other_agents() -> None:
+    with statehub.open("memory://") as hub:
+        with StatehubSaver(hub, agent="alice", root="agent/alice/graphs") as saver:
+            log_graph(saver).invoke({"log": ["secret"]}, thread("t"))
+        intruder = StatehubSaver(hub, agent="bob", root="agent/alice/graphs")
+        with intruder, pytest.raises(statehub.AccessDenied):
+            intruder.get_tuple(thread("t"))
