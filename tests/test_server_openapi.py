@@ -8,6 +8,7 @@ the watch tests; the storage protocol (``/v1/backend/``) is not in the document.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -94,3 +95,12 @@ def test_the_document_leaves_out_the_storage_protocol_and_422(
             assert "422" not in operation["responses"], (method, path)
             if path != "/health":
                 assert "401" in operation["responses"], (method, path)
+
+
+def test_every_operation_is_documented_in_docs_server_md(
+    served: tuple[Any, dict[str, str], dict[str, str]],
+) -> None:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "server.md").read_text()
+    for path, operations in served[0].openapi()["paths"].items():
+        for method in operations:
+            assert f"| {method.upper()} {path} |" in text, (method, path)
