@@ -554,11 +554,8 @@ def test_stale_cache_client_is_caught_by_the_checker(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- what the checker found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: update() compares the version only, and a key deleted and created "
-    "again is back at version 1 (ABA), so the update overwrites a value it never read",
-)
+# Found by the checker: update() compared the version only, and a key deleted and
+# created again is back at version 1 (ABA); it now compares the key's modified_rev.
 @pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"])
 def test_update_is_not_fooled_by_a_delete_and_recreate(backend: str, tmp_path: Path) -> None:
     urls = {

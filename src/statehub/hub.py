@@ -373,17 +373,30 @@ class Agent:
 
     # -- writes ------------------------------------------------------------------
 
-    def _commit_one(self, op: Op, expect: dict[str, int], fence: int | None = None) -> Entry | None:
+    def _commit_one(
+        self,
+        op: Op,
+        expect: dict[str, int],
+        fence: int | None = None,
+        unchanged_since: dict[str, int] | None = None,
+    ) -> Entry | None:
         hub = self.hub
-        txn = Txn(self.name, (op,), expect, fences=carried_fences(op.key, fence))
+        fences = carried_fences(op.key, fence)
+        txn = Txn(self.name, (op,), expect, fences=fences, unchanged_since=unchanged_since or {})
         plan, before = hub.backend.commit(txn, hub.max_value_bytes)
         previous = before[op.key]
         if plan is None:
             return previous.to_entry() if previous is not None else None
         return plan.entry(op.key, previous)
 
-    def _commit_entry(self, op: Op, expect: dict[str, int], fence: int | None = None) -> Entry:
-        entry = self._commit_one(op, expect, fence)
+    def _commit_entry(
+        self,
+        op: Op,
+        expect: dict[str, int],
+        fence: int | None = None,
+        unchanged_since: dict[str, int] | None = None,
+    ) -> Entry:
+        entry = self._commit_one(op, expect, fence, unchanged_since)
         assert entry is not None  # every op but delete leaves the key present
         return entry
 
@@ -538,8 +551,11 @@ class Agent:
             current = self.entry(key)
             value = fn(default if current is None else current.value)
             op = self._writes.put(key, value, None, label, None, "update")
+            # Compare the revision that last changed the key, not just its version: a
+            # key deleted and created again since the read is back at version 1 (ABA).
+            read = {key: 0 if current is None else current.modified_rev}
             try:
-                return self._commit_entry(op, {key: 0 if current is None else current.version})
+                return self._commit_entry(op, {}, unchanged_since=read)
             except ConflictError as exc:
                 conflict = exc
         assert conflict is not None

@@ -108,6 +108,9 @@ class Txn:
         expect: key -> the version it must have (0: absent) for the commit to go on.
         label: a tag for every change of the commit, unless an op has its own.
         fences: key -> the fence the writer carries for it (see :mod:`statehub.locks`).
+        unchanged_since: key -> the revision that last changed it (its ``modified_rev``;
+            0: absent), for a read-modify-write that must not be fooled by a key
+            deleted and created again, which restarts its version (ABA).
     """
 
     agent: str
@@ -115,11 +118,13 @@ class Txn:
     expect: Mapping[str, int] = field(default_factory=dict)
     label: str | None = None
     fences: Mapping[str, int] = field(default_factory=dict)
+    unchanged_since: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def keys(self) -> list[str]:
         """Every row the commit reads: its keys and their lock rows, each once."""
         keys = dict.fromkeys(self.expect)
+        keys.update(dict.fromkeys(self.unchanged_since))
         for op in self.ops:
             keys[op.key] = None
             if op.kind in USER_WRITES:
@@ -357,6 +362,12 @@ def plan_commit(
         actual = current.version if current is not None else 0
         if actual != expected:
             raise ConflictError(key, expected, actual)
+    for key, modified_rev in txn.unchanged_since.items():
+        current = before.get(key)
+        if (current.modified_rev if current is not None else 0) != modified_rev:
+            actual = current.version if current is not None else 0
+            detail = f"changed since revision {modified_rev}" if modified_rev else "created"
+            raise ConflictError(key, actual, actual, detail)
     commit = _Commit(txn, before, revision, timestamp, max_bytes)
     working: dict[str, _Working] = {}
     for op in txn.ops:

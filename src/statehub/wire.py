@@ -206,6 +206,7 @@ def txn_to_wire(txn: Txn) -> dict[str, Any]:
         "expect": dict(txn.expect),
         "label": txn.label,
         "fences": dict(txn.fences),
+        "unchanged_since": dict(txn.unchanged_since),
     }
 
 
@@ -219,6 +220,7 @@ def txn_from_wire(value: Any) -> Txn:
         _versions(fields.get("expect", {}), "expect"),
         _typed(fields.get("label"), str, "a transaction's label", optional=True),
         _versions(fields.get("fences", {}), "fences"),
+        _versions(fields.get("unchanged_since", {}), "unchanged_since"),
     )
 
 

@@ -10,8 +10,8 @@ and a client can never do more than its token allows.
 Commits carry their ops, not their results: merges and built-in reducers run inside
 the server's commit, like on every backend. A reducer that is a function of this
 process cannot travel; such an op is applied here to the value read from the
-server and sent as its result, compared against the version read, and retried on
-a conflict (optimistic concurrency, like :meth:`statehub.Agent.update`).
+server and sent as its result, on condition that the key is unchanged since the
+read, and retried on a conflict (optimistic concurrency, like :meth:`statehub.Agent.update`).
 """
 
 from __future__ import annotations
@@ -231,18 +231,15 @@ def _resolve_here(
 
     The ops on the keys of ``rows`` are played here, in order, from the rows read;
     a client-side reducer's op becomes a ``replace`` of its result, keeping its cause
-    and label, and the commit compares each such key with the version read (unless
-    the caller compares it already).
+    and label, and the commit requires each such key unchanged since the read.
     """
     now = time.time()
     values: dict[str, bytes | None] = {}
-    expect = dict(txn.expect)
-    compared: dict[str, int] = {}
+    compared = dict(txn.unchanged_since)
     for key, row in rows.items():
-        present = row is not None and not is_expired(row, now)
-        values[key] = row.data if present and row is not None else None
-        if key not in expect:
-            compared[key] = expect[key] = row.version if present and row is not None else 0
+        live = row if row is not None and not is_expired(row, now) else None
+        values[key] = None if live is None else live.data
+        compared.setdefault(key, 0 if live is None else live.modified_rev)
     ops: list[Op] = []
     for op in txn.ops:
         if op.key in values:
@@ -260,8 +257,8 @@ def _resolve_here(
                     ttl=op.ttl,
                 )
         ops.append(op)
-    resolved = Txn(txn.agent, tuple(ops), expect, txn.label, txn.fences)
-    return resolved, compared
+    resolved = Txn(txn.agent, tuple(ops), txn.expect, txn.label, txn.fences, compared)
+    return resolved, {key: compared[key] for key in rows if key not in txn.unchanged_since}
 
 
 def _play(op: Op, data: bytes | None, max_bytes: int) -> bytes | None:

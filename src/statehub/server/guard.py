@@ -110,7 +110,7 @@ def check_txn(identity: Identity, txn: Txn) -> None:
     validate_agent_name(txn.agent)
     if not identity.admin and txn.agent != identity.agent:
         raise _denied(identity, "", f"the token acts as {identity.agent!r}, not {txn.agent!r}")
-    for key in [*txn.expect, *txn.fences]:
+    for key in [*txn.expect, *txn.fences, *txn.unchanged_since]:
         validate_key(key, reserved=True)
     for op in txn.ops:
         validate_key(op.key, reserved=True)

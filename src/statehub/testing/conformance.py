@@ -202,6 +202,7 @@ __all__ = [
     "test_update_function_mutating_its_argument_does_not_change_the_past",
     "test_update_gives_up_with_conflict_after_its_retries",
     "test_update_is_logged_as_an_update",
+    "test_update_is_not_fooled_by_a_key_deleted_and_created_again",
     "test_update_passes_the_default_when_the_key_is_missing",
     "test_update_retries_when_the_key_changes_between_read_and_write",
     "test_update_with_a_non_json_result_raises_invalid_value_and_writes_nothing",
@@ -605,6 +606,25 @@ def test_update_applies_the_function_to_the_current_value(hub: statehub.Hub) -> 
     assert entry.replaced is not None
     assert entry.replaced.value == 2
     assert bob.get("global/counter") == 3
+
+
+def test_update_is_not_fooled_by_a_key_deleted_and_created_again(hub: statehub.Hub) -> None:
+    alice, bob = hub.agent(ALICE), hub.agent(BOB)
+    alice.put("global/list", ["first"])
+    seen: list[Any] = []
+
+    def append_mine(value: Any) -> list[Any]:
+        if not seen:  # between update's read and its commit, once: back at version 1
+            bob.delete("global/list")
+            bob.put("global/list", ["theirs"])
+        seen.append(value)
+        return [*value, "mine"]
+
+    entry = alice.update("global/list", append_mine)
+    assert seen == [["first"], ["theirs"]]
+    assert entry.value == ["theirs", "mine"]
+    assert entry.replaced is not None
+    assert entry.replaced.value == ["theirs"]
 
 
 def test_update_passes_the_default_when_the_key_is_missing(hub: statehub.Hub) -> None:
