@@ -455,3 +455,14 @@ def test_admin_routes(
     assert "agent/alice/notes" in str(exported)
     compact = client.post("/v1/admin/compact", headers=alice, json={"before": 1})
     assert compact.status_code == 403
+
+
+def test_conditional_get_answers_304_while_unchanged(client: TestClient, alice: Headers) -> None:
+    etag = client.put("/v1/keys/global/doc", headers=alice, json="v1").headers["etag"]
+    same = client.get("/v1/keys/global/doc", headers={**alice, "If-None-Match": etag})
+    assert same.status_code == 304
+    assert same.content == b""
+    client.put("/v1/keys/global/doc", headers=alice, json="v2")
+    moved = client.get("/v1/keys/global/doc", headers={**alice, "If-None-Match": etag})
+    assert moved.status_code == 200
+    assert moved.json() == "v2"

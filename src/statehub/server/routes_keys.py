@@ -72,12 +72,26 @@ def _not_found(key: str) -> ApiError:
     return ApiError(404, "NotFound", f"no key {key!r}", key=key)
 
 
-_VALUE = {200: {"content": {"application/json": {"schema": {}}}, "description": "the value"}}
+_VALUE = {
+    200: {"content": {"application/json": {"schema": {}}}, "description": "the value"},
+    304: {"description": "the value is still at the version If-None-Match names"},
+}
 
 
 @router.get("/keys/{key:path}", responses=_VALUE)  # type: ignore[arg-type]
-def get_key(key: str, who: CallerDep, at: At = None) -> Response:
-    """The key's value (the JSON as written), its version as the ETag; ``at`` reads the past."""
+def get_key(
+    key: str,
+    who: CallerDep,
+    at: At = None,
+    if_none_match: Annotated[
+        str | None, Header(alias="If-None-Match", description='"<version>": 304 if unchanged')
+    ] = None,
+) -> Response:
+    """The key's value (the JSON as written), its version as the ETag; ``at`` reads the past.
+
+    With ``If-None-Match: "<version>"`` (the ETag of an earlier read), 304 and no body
+    while the key is still at that version.
+    """
     reader = who.reader(key)
     revision = parse_at(at)
     if revision is not None:
@@ -88,7 +102,15 @@ def get_key(key: str, who: CallerDep, at: At = None) -> Response:
     entry = reader.entry(key)
     if entry is None:
         raise _not_found(key)
-    return Response(entry.data, media_type="application/json", headers=_etag(entry.version))
+    etag = _etag(entry.version)
+    if if_none_match is not None and etag["ETag"] in _etags(if_none_match):
+        return Response(status_code=304, headers=etag)
+    return Response(entry.data, media_type="application/json", headers=etag)
+
+
+def _etags(header: str) -> set[str]:
+    """The entity tags of an ``If-None-Match`` header (weak ones compared as strong)."""
+    return {tag.strip().removeprefix("W/") for tag in header.split(",")}
 
 
 @router.put(
