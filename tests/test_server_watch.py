@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -198,3 +199,41 @@ def test_watching_everything_from_the_start_hides_other_agents_keys(
     assert "TOPSECRET" not in orjson.dumps(seen).decode()
     if prefix != "agent/b":
         assert mine in [change["revision"] for change in seen]
+
+
+def test_streams_end_and_free_their_threads_when_clients_go(tmp_path: Path) -> None:
+    import threading
+
+    import uvicorn
+
+    from statehub.server.app import create_app
+
+    with statehub.open(f"sqlite:///{tmp_path / 'hub.db'}") as hub:
+        token = create_token(hub, "alice")
+        app = create_app(hub, watch_step=0.1, watch_threads=4)
+        limiter = app.state.watch_limiter
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
+        server = uvicorn.Server(config)
+        runner = threading.Thread(target=server.run)
+        runner.start()
+        try:
+            while not server.started:  # uvicorn offers no event to await
+                runner.join(0.01)
+            port = server.servers[0].sockets[0].getsockname()[1]
+            url = f"http://127.0.0.1:{port}/v1/watch"
+
+            def open_and_leave(_: int) -> None:
+                with httpx.stream("GET", url, headers=bearer(token), timeout=10) as response:
+                    next(response.iter_lines())  # the stream is up: now go away
+
+            with ThreadPoolExecutor(12) as pool:
+                list(pool.map(open_and_leave, range(12)))
+            quiet = 0
+            deadline = time.monotonic() + 10
+            while quiet < 5 and time.monotonic() < deadline:
+                quiet = quiet + 1 if limiter.borrowed_tokens == 0 else 0
+                runner.join(0.1)  # a stream left running would borrow a thread every step
+            assert quiet == 5, f"{limiter.borrowed_tokens} watch threads still busy"
+        finally:
+            server.should_exit = True
+            runner.join(10)
