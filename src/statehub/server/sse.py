@@ -63,16 +63,17 @@ def _pull(who: Caller, prefix: str, position: int, step: float) -> tuple[list[Ch
 
 
 def _events(changes: list[Change]) -> bytes:
-    lines: list[bytes] = []
+    """The SSE events of whole revisions: ``id:`` on the last change of each."""
+    events: list[bytes] = []
     for index, change in enumerate(changes):
-        lines.append(b"event: change\ndata: " + orjson.dumps(change_json(change)))
         last_of_revision = (
             index + 1 == len(changes) or changes[index + 1].revision != change.revision
         )
-        if last_of_revision:
-            lines.append(b"id: %d" % change.revision)
-        lines.append(b"\n")
-    return b"\n".join(lines)
+        marker = b"id: %d\n" % change.revision if last_of_revision else b""
+        events.append(
+            b"event: change\n%sdata: %s\n\n" % (marker, orjson.dumps(change_json(change)))
+        )
+    return b"".join(events)
 
 
 def _start(since: int | None, last_event_id: str | None) -> int | None:
