@@ -25,6 +25,7 @@ import asyncio
 import random
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -72,6 +73,9 @@ BRANCH_MARK = "__statehub_branch__"
 """Set in the config of a checkpoint loaded by id that is not its thread's head."""
 
 _RETRIES = 100
+
+_KNOWN_HEADS = 1024
+"""How many thread heads a saver remembers (to compare writes on without a read)."""
 
 _WAIT_FOR_PUT = 0.5
 """How long writes wait for their checkpoint's put before they are stored beside it."""
@@ -127,6 +131,8 @@ class StatehubSaver(BaseCheckpointSaver[str]):
         self._channels = ChannelStore(self.serde)
         self._head_moved = threading.Condition()
         self._generation = 0
+        self._known: OrderedDict[str, tuple[dict[str, Any], int]] = OrderedDict()
+        self._known_lock = threading.Lock()
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> StatehubSaver:
@@ -187,11 +193,37 @@ class StatehubSaver(BaseCheckpointSaver[str]):
     # -- reading -----------------------------------------------------------------
 
     def _head(self, key: str) -> tuple[dict[str, Any] | None, int]:
+        """The head record of a thread namespace and its version, read now."""
         entry = self.agent.entry(key)
         if entry is None:
+            self._remember_head(key, None, 0)
             return None, 0
         value: dict[str, Any] = entry.value
+        self._remember_head(key, value, entry.version)
         return value, entry.version
+
+    def _known_head(self, key: str) -> tuple[dict[str, Any] | None, int]:
+        """The head as this saver last read or wrote it (writes compare on its version)."""
+        with self._known_lock:
+            known = self._known.get(key)
+        return known if known is not None else self._head(key)
+
+    def _remember_head(self, key: str, record: dict[str, Any] | None, version: int) -> None:
+        with self._known_lock:
+            if record is None:
+                self._known.pop(key, None)
+                return
+            self._known[key] = (record, version)
+            self._known.move_to_end(key)
+            while len(self._known) > _KNOWN_HEADS:
+                self._known.popitem(last=False)
+
+    def _forget(self, prefix: str) -> None:
+        """Drop what is cached about keys under ``prefix`` (after deletes and rewrites)."""
+        with self._known_lock:
+            for key in [k for k in self._known if k.startswith(prefix)]:
+                del self._known[key]
+        self._channels.forget(prefix)
 
     def _replay(self, key: str) -> dict[str, dict[str, Any]]:
         """Every checkpoint in the key's history since it was last created: id -> record.
@@ -361,8 +393,12 @@ class StatehubSaver(BaseCheckpointSaver[str]):
         thread_id, namespace = str(conf["thread_id"]), conf.get("checkpoint_ns", "")
         parent = conf.get("checkpoint_id")
         key = self.thread_key(thread_id, namespace)
-        head, version = self._head(key)
-        self._check_parent(key, conf, parent, head, version, metadata)
+        head, version = self._known_head(key)
+        try:
+            self._check_parent(key, conf, parent, head, version, metadata)
+        except ThreadConflict:
+            head, version = self._head(key)  # what this saver knew may be stale
+            self._check_parent(key, conf, parent, head, version, metadata)
         if head is None:
             self._channels.forget(key + "/")
         versions = checkpoint["channel_versions"]
@@ -443,6 +479,7 @@ class StatehubSaver(BaseCheckpointSaver[str]):
                     tx.put(key, record, expect_version=version, label=record["id"])
                     for row_key, row in rows.items():
                         tx.put(row_key, row)
+                self._remember_head(key, record, version + 1)
                 with self._head_moved:
                     self._generation += 1
                     self._head_moved.notify_all()
@@ -491,8 +528,10 @@ class StatehubSaver(BaseCheckpointSaver[str]):
             ]
             for i, (channel, value) in enumerate(writes)
         ]
+        head, version = self._known_head(key)
         for _ in range(_RETRIES):
-            head, version = self._head(key)
+            if head is None or head["id"] != checkpoint_id:
+                head, version = self._head(key)
             if head is None or head["id"] != checkpoint_id:
                 if not early and (head is None or checkpoint_id > head["id"]):
                     raise _NotYet
@@ -502,13 +541,14 @@ class StatehubSaver(BaseCheckpointSaver[str]):
             merged = merge_writes(head["w"], new)
             if merged == head["w"]:
                 return
+            record = {**head, "w": merged}
             try:
-                self.agent.put(
-                    key, {**head, "w": merged}, expect_version=version, label=checkpoint_id
-                )
-                return
+                self.agent.put(key, record, expect_version=version, label=checkpoint_id)
             except ConflictError:
+                head, version = self._head(key)
                 continue
+            self._remember_head(key, record, version + 1)
+            return
         raise ConflictError(key, version, version, f"gave up after {_RETRIES} attempts")
 
     def _put_writes_when_ready(
@@ -548,7 +588,7 @@ class StatehubSaver(BaseCheckpointSaver[str]):
         with self.agent.transaction() as tx:
             for row in doomed:
                 tx.delete(row)
-        self._channels.forget(key + "/")
+        self._forget(key)
 
     def _delete_thread(self, thread_id: str) -> None:
         for key in self._namespace_keys(str(thread_id)):
@@ -570,6 +610,7 @@ class StatehubSaver(BaseCheckpointSaver[str]):
         if floor is not None:
             record["floor"] = floor
         self.agent.put(key, record, expect_version=version, label=newest["id"])
+        self._forget(key)
 
     def _delete_for_runs(self, run_ids: Sequence[str]) -> None:
         runs = set(run_ids)
@@ -606,6 +647,7 @@ class StatehubSaver(BaseCheckpointSaver[str]):
                     continue
                 record = {k: v for k, v in records[checkpoint_id].items() if k not in CARRIED}
                 self.agent.put(target_key, record, label=checkpoint_id)
+            self._forget(target_key)
 
     def _prune(self, thread_ids: Sequence[str], strategy: str) -> None:
         if strategy not in ("keep_latest", "delete"):
@@ -619,6 +661,7 @@ class StatehubSaver(BaseCheckpointSaver[str]):
                 if head is not None and head.get("floor") != head["id"]:
                     record = {**head, "floor": head["id"], "hidden": []}
                     self.agent.put(key, record, expect_version=version, label=head["id"])
+                    self._forget(key)
 
     def _delta_history(
         self, config: RunnableConfig, channels: Sequence[str]
