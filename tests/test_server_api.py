@@ -14,15 +14,20 @@ from fastapi.testclient import TestClient
 import statehub
 from statehub.server import create_token
 from statehub.server.app import create_app
+from tests.conftest import postgres_url
 from tests.server_support import bearer, error_of
 
 Headers = dict[str, str]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[statehub.Hub]:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'hub.db'}"
-    with statehub.open(url) as opened:
+    urls = {
+        "memory": "memory://",
+        "sqlite": f"sqlite:///{tmp_path / 'hub.db'}",
+        "postgres": postgres_url(),
+    }
+    with statehub.open(urls[request.param]) as opened:
         yield opened
 
 
