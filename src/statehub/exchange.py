@@ -219,7 +219,7 @@ def _parse_change(index: int, fields: Any, previous: int) -> RawChange:
     check = _Checker(f"changes[{index}] ({fields.get('key')!r})", fields)
     key = check.key("key", reserved=True)
     revision = check.integer("revision", max(previous, 1))
-    op = check.field("op", lambda v: v in _OPS, f"one of {sorted(_OPS)}")
+    op = check.field("op", lambda v: isinstance(v, str) and v in _OPS, f"one of {sorted(_OPS)}")
     patch = fields.get("patch")
     if patch is not None and not isinstance(patch, list):
         raise check.fail("'patch' must be a JSON Patch (a list) or null")
