@@ -1,7 +1,8 @@
 """The writer process of the crash harness: commits in a loop and reports every ack.
 
 Run as ``python -m statehub.testing.crash_writer URL NAME SEED``. It opens the hub at
-``URL`` as agent ``NAME`` and commits forever, choosing at random among
+``URL`` as agent ``NAME``, says ``ready``, waits for a line on its stdin (the
+parent's go), and commits forever, choosing at random among
 
 * ``put``: ``global/put/<name>`` set to its own put counter (0, 1, 2, ...);
 * ``merge``: ``{<name>: n}`` merged into ``global/merged`` (its merge counter);
@@ -22,8 +23,10 @@ SIGKILL; it never exits by itself unless something fails.
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import random
+import signal
 import sys
 import time
 from typing import Any
@@ -161,6 +164,7 @@ def run_writer(url: str, name: str, seed: int) -> None:
         kinds = list(_WEIGHTS)
         weights = list(_WEIGHTS.values())
         _report({"t": "ready"})
+        sys.stdin.readline()  # the parent's "go" (a spare waits here with the hub open)
         while True:
             kind = rng.choices(kinds, weights)[0]
             ack = getattr(writer, kind)()
@@ -170,6 +174,9 @@ def run_writer(url: str, name: str, seed: int) -> None:
 def main(argv: list[str]) -> int:
     """The command line: ``URL NAME SEED``."""
     url, name, seed = argv
+    # SIGUSR1 prints every thread's stack to stderr: how the parent shows where a
+    # writer is stuck before it gives up on it.
+    faulthandler.register(signal.SIGUSR1)
     run_writer(url, name, int(seed))
     return 0
 
