@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import operator
+import sys
+import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
@@ -216,3 +218,17 @@ def test_a_private_root_keeps_threads_from_other_agents() -> None:
         intruder = StatehubSaver(hub, agent="bob", root="agent/alice/graphs")
         with intruder, pytest.raises(statehub.AccessDenied):
             intruder.get_tuple(thread("t"))
+
+
+def test_the_docs_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "langgraph.md").read_text()
+    block = text.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    printed: list[object] = []
+    # A module of its own: LangGraph resolves the state's annotations through it.
+    module = types.ModuleType("langgraph_docs_example")
+    module.__dict__["print"] = printed.append
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    exec(compile(block, "docs/langgraph.md", "exec"), module.__dict__)
+    assert printed == [{"messages": ["hello", "echo 1"]}]
+    assert (tmp_path / "team.db").is_file()
