@@ -16,10 +16,8 @@ import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 from fastapi.testclient import TestClient
@@ -216,47 +214,39 @@ from statehub.server.viewer import mount_viewer
 with statehub.open(sys.argv[1]) as hub:
     app = create_app(hub, watch_step=0.2)
     mount_viewer(app)
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning",
-                timeout_graceful_shutdown=2)
+    uvicorn.run(app, fd=int(sys.argv[2]), log_level="warning", timeout_graceful_shutdown=2)
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 class ViewerServer:
-    """The API with the viewer mounted, served by uvicorn in a child process."""
+    """The API with the viewer mounted, served by uvicorn in a child process.
+
+    The listening socket is this process's: it is open before any child starts and
+    stays open while a child is stopped and another started, so no client ever waits
+    for a port to open (connections wait in the socket's backlog) and a restarted
+    server listens where the last one did.
+    """
 
     def __init__(self, url: str, log: Path) -> None:
         self.url = url
         self.log = log
-        self.port = _free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.base_url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        """Start serving (requests made meanwhile wait in the backlog)."""
+        fd = self._listener.fileno()
         with self.log.open("ab") as out:
             self._process = subprocess.Popen(
-                [sys.executable, "-c", _SERVE, self.url, str(self.port)],
+                [sys.executable, "-c", _SERVE, self.url, str(fd)],
+                pass_fds=(fd,),
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            assert self._process.poll() is None, self.log.read_text()
-            try:
-                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.05)  # polling a port that is not open yet: nothing to await
-        raise AssertionError(f"the server did not start: {self.log.read_text()}")
 
     def stop(self, *, crash: bool = False) -> None:
-        """Stop the server: SIGTERM (open watch streams are cut after 2 s), or SIGKILL."""
+        """Stop serving: SIGTERM (open watch streams are cut after 2 s), or SIGKILL."""
         if self._process is not None:
             if crash:
                 self._process.kill()
@@ -265,17 +255,10 @@ class ViewerServer:
             self._process.wait(timeout=10)
             self._process = None
 
-    def __enter__(self) -> ViewerServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """Stop serving and close the listening socket."""
         self.stop()
+        self._listener.close()
 
 
 @dataclass
@@ -327,8 +310,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         tokens = {name: create_token(hub, name) for name in ("coordinator", "researcher")}
         tokens["operator"] = create_token(hub, "operator", admin=True)
         _seed(hub)
-    with ViewerServer(url, folder / "server.log") as server:
+    server = ViewerServer(url, folder / "server.log")
+    server.start()
+    try:
         yield Site(server, url, tokens)
+    finally:
+        server.close()
 
 
 @pytest.fixture(scope="module")
@@ -360,19 +347,13 @@ def sign_in(page: Page, token: str, tab: str = "timeline") -> None:
     expect(page.locator("#live")).to_have_attribute("data-state", "live")
 
 
-def write_in_another_process(url: str, agent: str, writes: dict[str, Any]) -> int:
-    """Commit ``writes`` as one transaction of ``agent`` from another OS process."""
-    script = (
-        "import sys, orjson, statehub\n"
-        "with statehub.open(sys.argv[1]) as hub:\n"
-        "    with hub.agent(sys.argv[2]).transaction() as tx:\n"
-        "        for key, value in orjson.loads(sys.argv[3]).items():\n"
-        "            tx.put(key, value, label='from-process')\n"
-        "    print(tx.revision)\n"
-    )
-    argv = [sys.executable, "-c", script, url, agent, orjson.dumps(writes).decode()]
+def put_from_another_process(url: str, agent: str, key: str, value: Any) -> int:
+    """``statehub put`` as ``agent`` (a separate OS process on the same file); its revision."""
+    argv = [sys.executable, "-m", "statehub", "--url", url, "--agent", agent, "--json", "put"]
+    argv += ["--label", "from-process", key, orjson.dumps(value).decode()]
     done = subprocess.run(argv, check=True, capture_output=True, text=True, timeout=30)
-    return int(done.stdout)
+    revision: int = orjson.loads(done.stdout)["modified_rev"]
+    return revision
 
 
 def row(page: Page, key: str, **data: str | int) -> Any:
@@ -400,8 +381,8 @@ def test_a_bad_token_is_refused_and_nothing_is_loaded_from_elsewhere(
 def test_a_change_by_an_agent_process_appears_live_in_the_timeline(page: Page, site: Site) -> None:
     sign_in(page, site.tokens["operator"])
     expect(row(page, "global/findings", agent="researcher")).to_have_count(1)
-    revision = write_in_another_process(
-        site.url, "writer", {"global/review": {"verdict": "approved", "score": 0.92}}
+    revision = put_from_another_process(
+        site.url, "writer", "global/review", {"verdict": "approved", "score": 0.92}
     )
     live = row(page, "global/review", agent="writer", revision=revision)
     expect(live).to_have_count(1)
@@ -422,8 +403,8 @@ def test_the_timeline_filters_by_agent_and_op(page: Page, site: Site) -> None:
     expect(rows).to_have_count(1)
     expect(rows.first).to_have_attribute("data-key", "global/doc")
     # A live change that does not match stays out; one that does comes in.
-    write_in_another_process(site.url, "coordinator", {"global/ignored": 1})
-    revision = write_in_another_process(site.url, "writer", {"global/ignored": 2})
+    put_from_another_process(site.url, "coordinator", "global/ignored", 1)
+    revision = put_from_another_process(site.url, "writer", "global/ignored", 2)
     expect(page.locator("#head")).to_have_text(f"revision {revision}")
     expect(rows).to_have_count(1)
 
@@ -435,7 +416,7 @@ def test_live_timeline_resumes_after_the_server_crashes_and_restarts(
     site.server.stop(crash=True)
     expect(page.locator("#live")).not_to_have_attribute("data-state", "live")
     # Committed while no server runs: the page must catch up by Last-Event-ID.
-    missed = write_in_another_process(site.url, "researcher", {"global/while-down": True})
+    missed = put_from_another_process(site.url, "researcher", "global/while-down", True)
     site.server.start()
     expect(page.locator("#live")).to_have_attribute("data-state", "live")
     expect(row(page, "global/while-down", revision=missed)).to_have_count(1)
@@ -472,8 +453,8 @@ def test_an_agent_token_cannot_see_another_agents_private_keys(page: Page, site:
     expect(tree.locator('.leaf[data-key^="agent/researcher/"]')).to_have_count(0)
     # Live too: the researcher's private write, then a public one; the stream is in
     # revision order, so once the public one shows, the private one was withheld.
-    write_in_another_process(site.url, "researcher", {"agent/researcher/diary": "secret"})
-    public = write_in_another_process(site.url, "researcher", {"global/public": "hello"})
+    put_from_another_process(site.url, "researcher", "agent/researcher/diary", "secret")
+    public = put_from_another_process(site.url, "researcher", "global/public", "hello")
     page.click("#tabs a[data-tab=timeline]")
     expect(row(page, "global/public", revision=public)).to_have_count(1)
     expect(page.locator('#timeline tbody tr[data-key^="agent/researcher/"]')).to_have_count(0)
