@@ -94,8 +94,12 @@ def test_viewer_routes_need_a_token(api: Api) -> None:
 def test_me_names_the_agent_and_whether_the_token_is_admin(api: Api) -> None:
     alice = api.get("alice", "/v1/viewer/me").json()
     ops = api.get("ops", "/v1/viewer/me").json()
-    assert (alice["agent"], alice["admin"]) == ("alice", False)
-    assert (ops["agent"], ops["admin"]) == ("ops", True)
+    assert (alice["agent"], alice["admin"], alice["hub_wide"]) == ("alice", False, False)
+    assert (ops["agent"], ops["admin"], ops["hub_wide"]) == ("ops", True, True)
+    as_bob = api.client.get(
+        "/v1/viewer/me", headers={**bearer(api.tokens["ops"]), "X-Statehub-Agent": "bob"}
+    ).json()
+    assert (as_bob["agent"], as_bob["admin"], as_bob["hub_wide"]) == ("bob", True, False)
     assert alice["revision"] == api.hub.revision
 
 
@@ -472,6 +476,23 @@ def test_an_agent_token_cannot_see_another_agents_private_keys(page: Page, site:
     page.click("#tabs a[data-tab=coordination]")
     expect(page.locator("#inboxes tbody tr")).to_have_count(1)
     expect(page.locator("#inboxes tbody tr").first).to_have_attribute("data-agent", "coordinator")
+
+
+def test_an_admin_sees_as_one_agent_sees(page: Page, site: Site) -> None:
+    sign_in(page, site.tokens["operator"], "state")
+    tree = page.locator("#tree")
+    expect(tree.locator('.leaf[data-key="agent/coordinator/plan"]')).to_be_visible()
+    page.fill("#act-as input[name=agent]", "researcher")
+    page.press("#act-as input[name=agent]", "Enter")
+    expect(page.locator("#whoami .agent")).to_have_text("researcher")
+    expect(tree.locator('.leaf[data-key="agent/researcher/notes"]')).to_be_visible()
+    expect(tree.locator('.leaf[data-key^="agent/coordinator/"]')).to_have_count(0)
+    page.click("#tabs a[data-tab=coordination]")
+    expect(page.locator("#inboxes tbody tr")).to_have_count(1)
+    expect(page.locator("#inboxes tbody tr").first).to_have_attribute("data-agent", "researcher")
+    page.fill("#act-as input[name=agent]", "")
+    page.press("#act-as input[name=agent]", "Enter")
+    expect(page.locator("#inboxes tbody tr")).to_have_count(2)
 
 
 def test_the_state_tree_shows_scopes_and_a_keys_versions(page: Page, site: Site) -> None:

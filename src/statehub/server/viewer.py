@@ -14,8 +14,8 @@
                                 prefix, op, revision range and time range, in pages
   ``GET /v1/viewer/activity``   changes per agent per time bucket, for the chart
   ``GET /v1/viewer/versions``   a key's versions, each with its value
-  ``GET /v1/viewer/inboxes``    how many messages wait in each inbox (an agent token:
-                                its own only)
+  ``GET /v1/viewer/inboxes``    how many messages wait in each inbox (an agent token,
+                                or an admin acting as an agent: that agent's only)
   ============================  =====================================================
 
 Everything else the page shows comes from the public API (``/v1/entries``,
@@ -108,10 +108,11 @@ def mount_viewer(app: FastAPI) -> None:
 
 
 class Me(BaseModel):
-    """Who the token is, and where the hub stands."""
+    """Who the token is, what it sees, and where the hub stands."""
 
     agent: str
     admin: bool
+    hub_wide: bool
     hub: str
     revision: int
     oldest: int
@@ -119,12 +120,17 @@ class Me(BaseModel):
 
 @router.get("/me", response_model=Me)
 def me(who: CallerDep) -> Response:
-    """The token's agent, whether it is an admin token, the hub, its head and oldest revision."""
+    """The agent the request acts as, whether the token is an admin's, the hub and its revisions.
+
+    ``hub_wide``: the reads see every agent's keys (an admin token acting as nobody
+    in particular, see ``X-Statehub-Agent``).
+    """
     hub = who.hub
     return json_response(
         {
             "agent": who.agent.name,
             "admin": who.identity.admin,
+            "hub_wide": who.hub_wide,
             "hub": hub.name,
             "revision": hub.revision,
             "oldest": hub.oldest_revision,
@@ -314,10 +320,10 @@ class Inboxes(BaseModel):
 
 
 def _inbox_sizes(who: Caller) -> dict[str, dict[str, int]]:
-    scope = INBOX_SCOPE if who.identity.admin else f"{INBOX_SCOPE}{who.agent.name}/"
+    scope = INBOX_SCOPE if who.hub_wide else f"{INBOX_SCOPE}{who.agent.name}/"
     now = time.time()
     sizes: dict[str, dict[str, int]] = {}
-    if not who.identity.admin:
+    if not who.hub_wide:
         sizes[who.agent.name] = {"waiting": 0, "in_flight": 0}
     for row in who.hub.backend.scan(scope, None):
         agent = row.key.removeprefix(INBOX_SCOPE).split("/", 1)[0]

@@ -1,7 +1,9 @@
 // The statehub web viewer: sign in with a token, then timeline, state, diff,
 // checkpoints, tasks, locks and inboxes, kept live by the hub's watch stream.
 
-import { api, authHeaders, onUnauthorized, setToken, token, withQuery } from "./js/api.js";
+import {
+  actAs, api, authHeaders, onUnauthorized, setActAs, setToken, token, withQuery,
+} from "./js/api.js";
 import { drawActivity } from "./js/chart.js";
 import { drawCoordination, tickExpiries } from "./js/coordination.js";
 import { DiffView } from "./js/diff.js";
@@ -44,6 +46,11 @@ async function start() {
   try {
     me = await api("/v1/viewer/me");
   } catch (error) {
+    if (actAs() && error.status !== 401) {
+      setActAs(null); // an agent name the server refused: back to the token's own view
+      start();
+      return;
+    }
     signOut(error.status === 401 ? "This token is not valid (or was revoked)." : error.message);
     return;
   }
@@ -52,7 +59,9 @@ async function start() {
   $("logout").hidden = false;
   $("hub-name").textContent = `hub ${me.hub}`;
   fill($("whoami"), agentBadge(me.agent), me.admin ? el("span", { class: "tag tag-admin" }, "admin") : null);
-  $("own-label").hidden = !me.admin;
+  $("own-label").hidden = !me.hub_wide;
+  $("act-as").hidden = !me.admin;
+  $("act-as").elements.agent.value = actAs() || "";
   document.body.dataset.admin = String(me.admin);
 
   const views = {
@@ -65,8 +74,20 @@ async function start() {
   const showHead = () => { $("head").textContent = `revision ${head}`; };
   showHead();
 
+  // The chart's span: a choice, or ("fit") back to the oldest change listed (at least 1 min).
+  const span = () => {
+    const choice = $("activity-span").value;
+    if (choice !== "fit") return Number(choice);
+    const oldest = views.timeline.oldestTs();
+    const since = oldest === null ? 60 : Date.now() / 1000 - oldest;
+    return Math.max(60, Math.ceil(since * 1.05));
+  };
+  const chart = () => drawActivity(span());
   const loaders = {
-    timeline: () => Promise.all([views.timeline.reload(), drawActivity($("activity-span").value)]),
+    timeline: async () => {
+      await views.timeline.reload();
+      await chart();
+    },
     state: async () => {
       await views.state.refresh();
       if (pendingKey) {
@@ -91,14 +112,14 @@ async function start() {
     loaders[tab]().catch(report);
   }
   window.addEventListener("hashchange", route);
-  $("activity-span").addEventListener("change", () => drawActivity($("activity-span").value).catch(report));
+  $("activity-span").addEventListener("change", () => chart().catch(report));
 
   // What a new change makes stale, besides the timeline row it adds.
   const refreshCurrent = debounce(() => {
     if (current !== "timeline") loaders[current]().catch(report);
   }, 250);
   const refreshChart = debounce(() => {
-    if (current === "timeline") drawActivity($("activity-span").value).catch(report);
+    if (current === "timeline") chart().catch(report);
   }, 1000);
 
   const stream = watch(withQuery("/v1/watch", { since: me.revision }), {
@@ -130,6 +151,11 @@ $("login-form").addEventListener("submit", (event) => {
   start();
 });
 $("logout").addEventListener("click", () => signOut());
+$("act-as").addEventListener("submit", (event) => {
+  event.preventDefault();
+  setActAs(event.target.elements.agent.value.trim() || null);
+  location.reload(); // every view, and the watch stream, as that agent
+});
 onUnauthorized(() => signOut("The token is no longer valid."));
 
 if (token()) start();

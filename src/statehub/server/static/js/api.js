@@ -21,11 +21,27 @@ export function token() {
 export function setToken(value) {
   if (value) sessionStorage.setItem(TOKEN_KEY, value);
   else sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(ACT_AS_KEY);
+}
+
+const ACT_AS_KEY = "statehub.actAs";
+
+/** The agent an admin token looks through (X-Statehub-Agent), or null for everyone. */
+export function actAs() {
+  return sessionStorage.getItem(ACT_AS_KEY);
+}
+
+/** Look through `agent`'s eyes (an admin token only), or, with null, see every key. */
+export function setActAs(agent) {
+  if (agent) sessionStorage.setItem(ACT_AS_KEY, agent);
+  else sessionStorage.removeItem(ACT_AS_KEY);
 }
 
 /** The headers every request carries. */
 export function authHeaders(extra = {}) {
-  return { Authorization: `Bearer ${token()}`, ...extra };
+  const headers = { Authorization: `Bearer ${token()}`, ...extra };
+  if (actAs()) headers["X-Statehub-Agent"] = actAs();
+  return headers;
 }
 
 const listeners = new Set();

@@ -67,6 +67,12 @@ export class Timeline {
     }
   }
 
+  /** The commit time of the oldest change listed (null if none is). */
+  oldestTs() {
+    const last = this.body.lastElementChild;
+    return last ? Number(last.dataset.ts) : null;
+  }
+
   /** Whether a live change passes the filters shown. */
   matches(change) {
     const f = this.filters;
@@ -98,7 +104,10 @@ export class Timeline {
       change.key);
     const row = el("tr", {
       class: onTop ? "fresh" : null,
-      dataset: { revision: change.revision, key: change.key, agent: change.agent, op: change.op },
+      dataset: {
+        revision: change.revision, key: change.key, agent: change.agent, op: change.op,
+        ts: change.timestamp,
+      },
     },
     el("td", { class: "num" }, change.revision),
     el("td", {}, timeCell(change.timestamp)),
