@@ -211,7 +211,6 @@ def test_streams_end_and_free_their_threads_when_clients_go(tmp_path: Path) -> N
     with statehub.open(f"sqlite:///{tmp_path / 'hub.db'}") as hub:
         token = create_token(hub, "alice")
         app = create_app(hub, watch_step=0.1, watch_threads=4)
-        limiter = app.state.watch_limiter
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
         server = uvicorn.Server(config)
         runner = threading.Thread(target=server.run)
@@ -221,19 +220,28 @@ def test_streams_end_and_free_their_threads_when_clients_go(tmp_path: Path) -> N
                 runner.join(0.01)
             port = server.servers[0].sockets[0].getsockname()[1]
             url = f"http://127.0.0.1:{port}/v1/watch"
+            entered = threading.Barrier(13)
+            open_streams: list[int] = []
 
             def open_and_leave(_: int) -> None:
                 with httpx.stream("GET", url, headers=bearer(token), timeout=10) as response:
-                    next(response.iter_lines())  # the stream is up: now go away
+                    lines = response.iter_lines()  # kept: dropping it would close the stream
+                    next(lines)  # the stream is up
+                    entered.wait(10)
+                    entered.wait(10)  # the main thread has counted: now go away
 
             with ThreadPoolExecutor(12) as pool:
-                list(pool.map(open_and_leave, range(12)))
-            quiet = 0
+                left = pool.map(open_and_leave, range(12))
+                entered.wait(10)
+                open_streams.append(app.state.watch_streams)
+                entered.wait(10)
+                list(left)
             deadline = time.monotonic() + 10
-            while quiet < 5 and time.monotonic() < deadline:
-                quiet = quiet + 1 if limiter.borrowed_tokens == 0 else 0
-                runner.join(0.1)  # a stream left running would borrow a thread every step
-            assert quiet == 5, f"{limiter.borrowed_tokens} watch threads still busy"
+            while app.state.watch_streams and time.monotonic() < deadline:
+                runner.join(0.05)  # the server notices each departure at its next write
+            assert open_streams == [12]
+            assert app.state.watch_streams == 0
+            assert app.state.watch_limiter.borrowed_tokens == 0
         finally:
             server.should_exit = True
             runner.join(10)

@@ -36,6 +36,7 @@ from statehub.server import (
 from statehub.server.auth import Authenticate
 from statehub.server.backend_api import router as backend_router
 from statehub.server.errors import install_error_handlers
+from statehub.server.hubs import HubRegistry
 from statehub.server.limits import BodyLimit
 from statehub.server.routes_keys import MERGE_PATCH
 
@@ -57,8 +58,8 @@ def create_app(
     Args:
         hub: the open hub to serve (the caller closes it).
         max_body_bytes: the largest request body accepted (413 beyond it).
-        watch_step: the longest one wait of a watch stream holds a thread (seconds).
-        watch_threads: how many watch waits may hold a thread at once.
+        watch_step: how long a watch stream waits before it sends a heartbeat (seconds).
+        watch_threads: how many watch streams may read new revisions at once.
     """
     app = FastAPI(
         title="statehub",
@@ -71,6 +72,8 @@ def create_app(
     app.state.max_body_bytes = max_body_bytes
     app.state.watch_step = watch_step
     app.state.watch_limiter = anyio.CapacityLimiter(watch_threads)
+    app.state.watch_streams = 0  # how many watch streams are open (see statehub.server.sse)
+    app.state.hubs = HubRegistry(hub)  # statehub serve puts one serving more hubs here
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.add_middleware(Authenticate)  # added last: runs first
     install_error_handlers(app)

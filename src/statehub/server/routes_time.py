@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -13,6 +13,7 @@ from statehub.arguments import check_seconds
 from statehub.errors import InvalidArgument
 from statehub.server.auth import Caller, CallerDep
 from statehub.server.errors import ERROR_RESPONSES, ApiError
+from statehub.server.sse import head_notifier
 from statehub.server.wire import (
     ChangesModel,
     CheckpointModel,
@@ -64,14 +65,20 @@ class WaitModel(BaseModel):
 
 
 @router.get("/wait", response_model=WaitModel)
-def wait(
+async def wait(
+    request: Request,
     who: CallerDep,
     revision: Annotated[int, Query(ge=0, lt=2**63)],
     timeout: Annotated[float, Query(description=f"seconds, at most {MAX_WAIT:g}")] = 10.0,
 ) -> Response:
-    """Block until the head reaches ``revision`` (read-after-write across agents)."""
-    reached = who.agent.wait_for(revision, check_wait("timeout", timeout))
-    return json_response({"reached": reached, "revision": who.hub.revision})
+    """Block until the head reaches ``revision`` (read-after-write across agents).
+
+    Holds no thread while it waits (see :mod:`statehub.server.sse`).
+    """
+    seconds = check_wait("timeout", timeout)
+    assert seconds is not None
+    head = await head_notifier(request).wait_past(revision - 1, seconds)
+    return json_response({"reached": head >= revision, "revision": head})
 
 
 Revision = Annotated[int | None, Query(ge=0, lt=2**63)]

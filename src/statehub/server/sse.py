@@ -6,11 +6,12 @@ come in whole revisions, and the last change of each revision carries ``id: <rev
 previous whole revision): resuming with ``Last-Event-ID`` (or ``since``) therefore
 never skips nor repeats a change. Only keys the caller may see are sent.
 
-No worker thread is held for long per client: the stream waits for the next revision
-in a thread for at most :data:`STEP` seconds at a time (on a limiter of its own, so
-watchers never starve the routes), and
-sends a comment as a heartbeat when nothing happened: writing to a client that has
-gone ends the stream (the server also cancels it when it sees the disconnect).
+No worker thread waits for a client: the stream awaits the hub's
+:class:`~statehub.server.notifier.HeadNotifier` (one thread per hub wakes every waiting
+coroutine when the head moves, decision 32) for at most :data:`STEP` seconds at a time,
+then reads the new revisions on a worker thread (a limiter of its own, so watchers never
+starve the routes). When nothing happened it sends a comment as a heartbeat; a client
+that has gone ends the stream (the server cancels it when it sees the disconnect).
 """
 
 from __future__ import annotations
@@ -29,15 +30,17 @@ from statehub.errors import InvalidArgument
 from statehub.model import Change
 from statehub.server.auth import Caller, CallerDep
 from statehub.server.errors import ERROR_RESPONSES
+from statehub.server.hubs import HubRegistry
+from statehub.server.notifier import HeadNotifier
 from statehub.server.wire import change_json
 
-__all__ = ["STEP", "WATCH_THREADS", "router"]
+__all__ = ["STEP", "WATCH_THREADS", "head_notifier", "router"]
 
 STEP = 1.0
-"""The longest one wait for a new revision holds a thread, in seconds."""
+"""The longest a stream waits for a new revision before it sends a heartbeat, in seconds."""
 
 WATCH_THREADS = 16
-"""How many watch waits run at once (more watchers take turns, each wait at most STEP)."""
+"""How many streams read new revisions at once (the others queue for a moment)."""
 
 router = APIRouter(prefix="/v1", tags=["watch"], responses=ERROR_RESPONSES)
 
@@ -49,17 +52,16 @@ _EVENTS = {
 }
 
 
-def _pull(who: Caller, prefix: str, position: int, step: float) -> tuple[list[Change], int]:
-    """The changes visible to ``who`` after ``position``, in whole revisions, and the new position.
+def _read(who: Caller, prefix: str, position: int, head: int) -> tuple[list[Change], int]:
+    """What ``who`` may see after ``position`` up to ``head``: whole revisions, new position."""
+    until = min(head, position + timetravel.WATCH_BATCH)
+    return who.history(prefix=prefix, since=position, until=until), until
 
-    Waits at most ``step`` seconds for a new revision; returns ``([], position)`` if none.
-    """
-    hub = who.hub
-    if not who.agent.wait_for(position + 1, step):
-        return [], position
-    until = min(hub.revision, position + timetravel.WATCH_BATCH)
-    changes = who.history(prefix=prefix, since=position, until=until)
-    return changes, until
+
+def head_notifier(request: Request) -> HeadNotifier:
+    """The head notifier of the hub the app serves."""
+    registry: HubRegistry = request.app.state.hubs
+    return registry.notifier(request.app.state.hub)
 
 
 def _events(changes: list[Change]) -> bytes:
@@ -100,14 +102,27 @@ async def watch(
     limiter: anyio.CapacityLimiter = request.app.state.watch_limiter
     step: float = request.app.state.watch_step
 
+    notifier = head_notifier(request)
+
+    state = request.app.state
+
     async def stream() -> AsyncIterator[bytes]:
         position = first
-        yield b": watching from revision %d\n\n" % position
-        while True:  # ends when the client goes: the server cancels the stream
-            changes, position = await run_sync(
-                _pull, who, prefix, position, step, limiter=limiter, abandon_on_cancel=True
-            )
-            yield _events(changes) if changes else b": idle\n\n"
+        state.watch_streams += 1  # the event loop's thread only: no lock needed
+        try:
+            yield b": watching from revision %d\n\n" % position
+            while True:  # ends when the client goes: the server cancels the stream
+                head = await notifier.wait_past(position, step)
+                if head <= position:
+                    yield b": idle\n\n"
+                    continue
+                changes, position = await run_sync(
+                    _read, who, prefix, position, head, limiter=limiter, abandon_on_cancel=True
+                )
+                if changes:
+                    yield _events(changes)
+        finally:
+            state.watch_streams -= 1
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
