@@ -74,13 +74,13 @@ async function start() {
   const showHead = () => { $("head").textContent = `revision ${head}`; };
   showHead();
 
-  // The chart's span: a choice, or ("fit") back to the oldest change listed (at least 1 min).
+  // The chart's span: a choice, or ("fit") back to the oldest change listed (at least 10 s).
   const span = () => {
     const choice = $("activity-span").value;
     if (choice !== "fit") return Number(choice);
     const oldest = views.timeline.oldestTs();
     const since = oldest === null ? 60 : Date.now() / 1000 - oldest;
-    return Math.max(60, Math.ceil(since * 1.05));
+    return Math.max(10, Math.ceil(since * 1.05));
   };
   const chart = () => drawActivity(span());
   const loaders = {
