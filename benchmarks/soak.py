@@ -178,6 +178,9 @@ class WatchReport:
     last_revision: int = 0
     gaps: list[str] = field(default_factory=list)
     rss: list[int] = field(default_factory=list)
+    blocks: list[int] = field(default_factory=list)
+    """Python objects' memory blocks at each RSS sample: flat while RSS grows means the
+    growth is native (SQLite's page cache), not Python objects piling up."""
     errors: list[str] = field(default_factory=list)
 
 
@@ -202,14 +205,19 @@ def watcher(
                 for change in hub.watch("", since=report.last_revision, timeout=0.2):
                     _follow(report, change)
                     if time.monotonic() >= next_sample:
-                        report.rss.append(rss_bytes())
+                        _sample(report)
                         next_sample = time.monotonic() + RSS_INTERVAL
                     if stop.is_set() and head is None:
                         break
-            report.rss.append(rss_bytes())
+            _sample(report)
     except Exception as exc:
         report.errors.append(_describe(exc))
     reports.put(report)
+
+
+def _sample(report: WatchReport) -> None:
+    report.rss.append(rss_bytes())
+    report.blocks.append(sys.getallocatedblocks())
 
 
 def _follow(report: WatchReport, change: statehub.Change) -> None:
@@ -335,8 +343,15 @@ def _result(
             "gaps": watched.gaps,
             "rss_samples": len(watched.rss),
             "rss_first_mb": rss[0] / 2**20,
+            "rss_warm_mb": rss[len(rss) // 10] / 2**20,
             "rss_last_mb": rss[-1] / 2**20,
             "rss_max_mb": max(rss) / 2**20,
+            "rss_mb": [round(sample / 2**20, 2) for sample in rss],
+            "python_blocks_first": watched.blocks[0] if watched.blocks else 0,
+            "python_blocks_warm": watched.blocks[len(watched.blocks) // 10]
+            if watched.blocks
+            else 0,
+            "python_blocks_last": watched.blocks[-1] if watched.blocks else 0,
         },
         checks=checks,
     )
@@ -385,8 +400,10 @@ def _print(result: SoakResult) -> None:
     print(
         f"watcher: {w['changes']:,} changes over {w['revisions']:,} revisions, "
         f"up to head {w['final_head']:,}, gaps {len(w['gaps'])}; RSS first "
-        f"{w['rss_first_mb']:.1f} MB, last {w['rss_last_mb']:.1f} MB, max "
-        f"{w['rss_max_mb']:.1f} MB ({w['rss_samples']} samples)"
+        f"{w['rss_first_mb']:.1f} MB, after the first tenth {w['rss_warm_mb']:.1f} MB, last "
+        f"{w['rss_last_mb']:.1f} MB, max {w['rss_max_mb']:.1f} MB ({w['rss_samples']} samples); "
+        f"Python blocks first {w['python_blocks_first']:,}, after the first tenth "
+        f"{w['python_blocks_warm']:,}, last {w['python_blocks_last']:,}"
     )
     print("end-state checks: " + ("passed" if not result.checks else "; ".join(result.checks)))
 
