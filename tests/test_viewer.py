@@ -20,13 +20,14 @@ from typing import Any
 
 import orjson
 import pytest
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 import statehub
-from statehub.server import create_token
+from statehub.server import create_token, revoke_token
 from statehub.server.app import create_app
-from statehub.server.viewer import mount_viewer
+from statehub.server.viewer import mount_viewer, router
 from tests.server_support import bearer
 
 CHROMIUM = "/usr/bin/chromium"
@@ -214,7 +215,7 @@ def test_inbox_sizes_are_everyones_for_admins_and_ones_own_for_agents(api: Api) 
 _SERVE = """
 import sys, uvicorn, statehub
 from statehub.server.app import create_app
-from statehub.server.viewer import mount_viewer
+from statehub.server.viewer import mount_viewer, router
 with statehub.open(sys.argv[1]) as hub:
     app = create_app(hub, watch_step=0.2)
     mount_viewer(app)
@@ -543,6 +544,27 @@ def test_an_admin_creates_a_checkpoint_and_rolls_back(page: Page, site: Site) ->
             "sections": ["intro"],
         }
         assert hub.history(key="global/doc")[-1].agent == "operator"
+
+
+def test_a_revoked_token_signs_the_page_out(page: Page, site: Site) -> None:
+    with statehub.open(site.url) as hub:
+        token = create_token(hub, "reviewer")
+    sign_in(page, token)
+    with statehub.open(site.url) as hub:
+        assert revoke_token(hub, token.split("_")[1])
+    # The next change makes the page reload what it shows: refused, so it signs out.
+    put_from_another_process(site.url, "writer", "global/after-revoke", 1)
+    expect(page.locator("#login-error")).to_contain_text("no longer valid")
+    expect(page.locator("#tabs")).to_be_hidden()
+    assert page.evaluate("sessionStorage.getItem('statehub.token')") is None
+
+
+def test_docs_list_every_viewer_route() -> None:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "viewer.md").read_text()
+    for route in router.routes:
+        assert isinstance(route, APIRoute)
+        for method in route.methods or ():
+            assert f"| {method} {route.path} |" in text, route.path
 
 
 def test_the_sse_parser_handles_any_chunking(page: Page, site: Site) -> None:
