@@ -232,3 +232,53 @@ def test_the_docs_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     exec(compile(block, "docs/langgraph.md", "exec"), module.__dict__)
     assert printed == [{"messages": ["hello", "echo 1"]}]
     assert (tmp_path / "team.db").is_file()
+
+
+def test_writes_of_finished_tasks_survive_a_failed_sibling(hub: statehub.Hub) -> None:
+    calls = {"good": 0, "flaky": 0}
+
+    def good(state: Log) -> dict[str, list[str]]:
+        calls["good"] += 1
+        return {"log": ["good"]}
+
+    def flaky(state: Log) -> dict[str, list[str]]:
+        calls["flaky"] += 1
+        if calls["flaky"] == 1:
+            raise RuntimeError("flaky failed")
+        return {"log": ["flaky"]}
+
+    graph = StateGraph(Log)
+    graph.add_node("good", good)
+    graph.add_node("flaky", flaky)
+    graph.add_edge(START, "good")
+    graph.add_edge(START, "flaky")
+    with StatehubSaver(hub) as saver:
+        app = graph.compile(checkpointer=saver)
+        with pytest.raises(RuntimeError, match="flaky failed"):
+            app.invoke({"log": ["in"]}, thread("t"))
+        pending = saver.get_tuple(thread("t"))
+        assert pending is not None
+        assert ("log", ["good"]) in [(w[1], w[2]) for w in pending.pending_writes or []]
+    with StatehubSaver(hub) as fresh:  # a new process would see the same
+        app = graph.compile(checkpointer=fresh)
+        assert sorted(app.invoke(None, thread("t"))["log"]) == ["flaky", "good", "in"]
+    assert calls == {"good": 1, "flaky": 2}
+
+
+def test_an_interrupted_graph_resumes_from_its_checkpoint(hub: statehub.Hub) -> None:
+    from langgraph.types import Command, interrupt
+
+    def ask(state: Log) -> dict[str, list[str]]:
+        answer = interrupt("approve?")
+        return {"log": [f"answer {answer}"]}
+
+    graph = StateGraph(Log)
+    graph.add_node("ask", ask)
+    graph.add_edge(START, "ask")
+    with StatehubSaver(hub) as saver:
+        app = graph.compile(checkpointer=saver)
+        first = app.invoke({"log": ["q"]}, thread("t"))
+        assert first["__interrupt__"][0].value == "approve?"
+    with StatehubSaver(hub) as fresh:
+        app = graph.compile(checkpointer=fresh)
+        assert app.invoke(Command(resume="yes"), thread("t"))["log"] == ["q", "answer yes"]

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from types import TracebackType
@@ -78,11 +77,14 @@ _KNOWN_HEADS = 1024
 """How many thread heads a saver remembers (to compare writes on without a read)."""
 
 _WAIT_FOR_PUT = 0.5
-"""How long writes wait for their checkpoint's put before they are stored beside it."""
+"""How long writes wait at most (then look again) for a commit under way."""
+
+_EARLY_LIMIT = 1024
+"""Checkpoints whose writes a saver holds for their put, at most (then stored beside)."""
 
 
 class _NotYet(Exception):
-    """Writes for a checkpoint newer than its thread's head (its put is under way)."""
+    """Writes for a checkpoint whose put is committing at this moment."""
 
 
 def _merge_side(state: Any, action: Any) -> Any:
@@ -132,6 +134,8 @@ class StatehubSaver(BaseCheckpointSaver[str]):
         self._head_moved = threading.Condition()
         self._generation = 0
         self._known: OrderedDict[str, tuple[dict[str, Any], int]] = OrderedDict()
+        self._early: dict[str, tuple[str, list[list[list[Any]]]]] = {}
+        self._taken: set[str] = set()
         self._known_lock = threading.Lock()
 
     @classmethod
@@ -145,7 +149,14 @@ class StatehubSaver(BaseCheckpointSaver[str]):
         return cls(url, **options)
 
     def close(self) -> None:
-        """Stop the saver's threads, and close the hub if the saver opened it."""
+        """Store writes still waiting for their checkpoint, stop the threads, close.
+
+        The hub is closed only if the saver opened it.
+        """
+        with self._head_moved:
+            orphans, self._early = self._early, {}
+        for checkpoint_id, (key, batches) in orphans.items():
+            self._workers.run(self._store_beside, key, checkpoint_id, batches)
         self._workers.close()
         if self._owns_hub:
             self.hub.close()
@@ -465,10 +476,36 @@ class StatehubSaver(BaseCheckpointSaver[str]):
     ) -> None:
         """Write ``record`` as the head, compared on the head the put read.
 
-        Pending writes added to that same head meanwhile (LangGraph stores a step's
-        writes while the previous checkpoint is still being put) only move its
-        version: the put is retried on it. Any other head means another run.
+        Writes for this checkpoint that arrived before it (LangGraph stores a step's
+        writes while the checkpoint they belong to is still being put) are committed
+        with it. Writes added to the head meanwhile only move its version: the put
+        is retried on it. Any other head means another run.
         """
+        checkpoint_id = record["id"]
+        with self._head_moved:
+            _, early = self._early.pop(checkpoint_id, (key, []))
+            self._taken.add(checkpoint_id)
+        try:
+            for writes in early:
+                record["w"] = merge_writes(record["w"], writes)
+            self._commit_record(key, record, rows, head, version, thread_id, namespace, parent)
+        finally:
+            with self._head_moved:
+                self._taken.discard(checkpoint_id)
+                self._generation += 1
+                self._head_moved.notify_all()
+
+    def _commit_record(
+        self,
+        key: str,
+        record: dict[str, Any],
+        rows: dict[str, Any],
+        head: dict[str, Any] | None,
+        version: int,
+        thread_id: str,
+        namespace: str,
+        parent: str | None,
+    ) -> None:
         for _ in range(_RETRIES):
             for field in CARRIED:
                 record.pop(field, None)
@@ -480,9 +517,6 @@ class StatehubSaver(BaseCheckpointSaver[str]):
                     for row_key, row in rows.items():
                         tx.put(row_key, row)
                 self._remember_head(key, record, version + 1)
-                with self._head_moved:
-                    self._generation += 1
-                    self._head_moved.notify_all()
                 return
             except ConflictError as exc:
                 if exc.key != key or isinstance(exc, ThreadConflict):
@@ -507,13 +541,16 @@ class StatehubSaver(BaseCheckpointSaver[str]):
         writes: Sequence[tuple[str, Any]],
         task_id: str,
         task_path: str,
-        early: bool,
     ) -> None:
         """Add writes to their checkpoint's record (a compare-and-set put, retried).
 
+        Writes for a checkpoint newer than the thread's head, whose put is still to
+        come, are handed to that put: they become durable with their checkpoint, as
+        they are meaningless without it. Writes for an older checkpoint are kept
+        beside it, at ``<thread key>/w/<checkpoint id>``.
+
         Raises:
-            _NotYet: (unless ``early``) the checkpoint is newer than the thread's
-                head: its put is still under way.
+            _NotYet: the checkpoint's put is committing right now; try again after.
         """
         conf = config["configurable"]
         key = self.thread_key(conf["thread_id"], conf.get("checkpoint_ns", ""))
@@ -533,8 +570,9 @@ class StatehubSaver(BaseCheckpointSaver[str]):
             if head is None or head["id"] != checkpoint_id:
                 head, version = self._head(key)
             if head is None or head["id"] != checkpoint_id:
-                if not early and (head is None or checkpoint_id > head["id"]):
-                    raise _NotYet
+                if head is None or checkpoint_id > head["id"]:
+                    self._hand_to_put(key, checkpoint_id, new)
+                    return
                 side = f"{key}/w/{escape(checkpoint_id)}"
                 self.agent.dispatch(side, new, reducer=_merge_side, label=checkpoint_id)
                 return
@@ -551,6 +589,25 @@ class StatehubSaver(BaseCheckpointSaver[str]):
             return
         raise ConflictError(key, version, version, f"gave up after {_RETRIES} attempts")
 
+    def _hand_to_put(self, key: str, checkpoint_id: str, writes: list[list[Any]]) -> None:
+        """Keep writes for the put of their checkpoint (see :meth:`_put_writes`)."""
+        overflow: list[tuple[str, tuple[str, list[list[Any]]]]] = []
+        with self._head_moved:
+            if checkpoint_id in self._taken:
+                raise _NotYet
+            self._early.setdefault(checkpoint_id, (key, []))[1].append(writes)
+            while len(self._early) > _EARLY_LIMIT:
+                oldest = next(iter(self._early))
+                overflow.append((oldest, self._early.pop(oldest)))
+        for orphan, (orphan_key, batches) in overflow:
+            self._store_beside(orphan_key, orphan, batches)
+
+    def _store_beside(self, key: str, checkpoint_id: str, batches: list[list[list[Any]]]) -> None:
+        """Writes whose checkpoint was never put by this saver: kept beside it."""
+        side = f"{key}/w/{escape(checkpoint_id)}"
+        for writes in batches:
+            self.agent.dispatch(side, writes, reducer=_merge_side, label=checkpoint_id)
+
     def _put_writes_when_ready(
         self,
         config: RunnableConfig,
@@ -558,27 +615,19 @@ class StatehubSaver(BaseCheckpointSaver[str]):
         task_id: str,
         task_path: str,
     ) -> None:
-        """:meth:`_put_writes`, waiting a moment for a checkpoint whose put is under way.
-
-        LangGraph stores a step's writes while the checkpoint they belong to is
-        still being put by another thread; they are kept with it once it is the
-        head. If it does not become the head soon (another process's run, a
-        checkpoint never put), they are kept beside it.
-        """
-        deadline = time.monotonic() + _WAIT_FOR_PUT
+        """:meth:`_put_writes`, after the commit of their checkpoint if one is under way."""
         while True:
             with self._head_moved:
                 generation = self._generation
-            early = time.monotonic() >= deadline
             try:
-                self._workers.run(self._put_writes, config, writes, task_id, task_path, early)
+                self._workers.run(self._put_writes, config, writes, task_id, task_path)
                 return
             except _NotYet:
                 pass
             with self._head_moved:
                 self._head_moved.wait_for(
                     lambda g=generation: self._generation != g,  # type: ignore[misc]
-                    max(0.0, deadline - time.monotonic()),
+                    _WAIT_FOR_PUT,
                 )
 
     # -- deleting, copying, pruning ----------------------------------------------
