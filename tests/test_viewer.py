@@ -559,6 +559,19 @@ def test_a_revoked_token_signs_the_page_out(page: Page, site: Site) -> None:
     assert page.evaluate("sessionStorage.getItem('statehub.token')") is None
 
 
+def test_signing_out_and_in_as_another_agent_starts_afresh(page: Page, site: Site) -> None:
+    sign_in(page, site.tokens["operator"])
+    expect(row(page, "agent/researcher/notes")).to_have_count(1)
+    page.click("#logout")
+    expect(page.locator("#login")).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('statehub.token')") is None
+    sign_in(page, site.tokens["coordinator"])
+    expect(page.locator("#whoami .agent")).to_have_text("coordinator")
+    revision = put_from_another_process(site.url, "coordinator", "global/again", 1)
+    expect(row(page, "global/again", revision=revision)).to_have_count(1)
+    expect(row(page, "agent/researcher/notes")).to_have_count(0)
+
+
 def test_docs_list_every_viewer_route() -> None:
     text = (Path(__file__).resolve().parent.parent / "docs" / "viewer.md").read_text()
     for route in router.routes:

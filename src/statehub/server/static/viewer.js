@@ -22,17 +22,14 @@ function showLogin(message = "") {
   $("token").focus();
 }
 
+const FLASH_KEY = "statehub.flash";
+
+/** Forget the token and start afresh (a reload: no view, stream or listener survives). */
 function signOut(message = "") {
-  setToken(null);
   if (window.statehubViewer) window.statehubViewer.stream.stop();
-  window.statehubViewer = null;
-  for (const tab of TABS) $(`view-${tab}`).hidden = true;
-  $("tabs").hidden = true;
-  $("logout").hidden = true;
-  fill($("whoami"));
-  $("head").textContent = "";
-  $("hub-name").textContent = "";
-  showLogin(message);
+  setToken(null);
+  if (message) sessionStorage.setItem(FLASH_KEY, message);
+  location.reload();
 }
 
 function setLive(state) {
@@ -158,5 +155,9 @@ $("act-as").addEventListener("submit", (event) => {
 });
 onUnauthorized(() => signOut("The token is no longer valid."));
 
-if (token()) start();
-else showLogin();
+if (token()) {
+  start();
+} else {
+  showLogin(sessionStorage.getItem(FLASH_KEY) || "");
+  sessionStorage.removeItem(FLASH_KEY);
+}

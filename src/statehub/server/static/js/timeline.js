@@ -4,6 +4,7 @@ import { api } from "./api.js";
 import { agentBadge, effect, el, fill, timeCell } from "./util.js";
 
 const PAGE = 200;
+const MAX_ROWS = 2000; // live rows push the oldest out; "Older changes" brings them back
 
 /** The timeline view over the table `#timeline` and the form `#filters`. */
 export class Timeline {
@@ -124,9 +125,24 @@ export class Timeline {
         before = before.nextElementSibling;
       }
       this.body.insertBefore(row, before);
+      this.trim();
     } else {
       this.body.append(row);
     }
+  }
+
+  /** Keep at most MAX_ROWS rows: drop the oldest revisions, whole, and page on from there. */
+  trim() {
+    if (this.body.children.length <= MAX_ROWS) return;
+    const cut = Number(this.body.children[MAX_ROWS - 1].dataset.revision);
+    while (this.body.lastElementChild
+        && Number(this.body.lastElementChild.dataset.revision) <= cut) {
+      const last = this.body.lastElementChild;
+      this.seen.delete(`${last.dataset.revision} ${last.dataset.key}`);
+      last.remove();
+    }
+    this.nextUntil = cut;
+    this.older.hidden = false;
   }
 
   /** Show the agents seen in the agent filter's suggestions. */
