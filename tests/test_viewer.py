@@ -2,12 +2,13 @@
 
 The browser tests drive Debian's Chromium with Playwright against a real server
 process on a SQLite file, with changes made by other OS processes; they wait on page
-conditions, never on sleeps. They save the screenshots of ``docs/img/``.
+conditions, never on sleeps. ``STATEHUB_SCREENSHOTS=1`` makes them refresh ``docs/img/``.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import os
 import socket
 import subprocess
 import sys
@@ -32,6 +33,7 @@ from tests.server_support import bearer
 
 CHROMIUM = "/usr/bin/chromium"
 IMAGES = Path(__file__).resolve().parent.parent / "docs" / "img"
+"""Where the screenshots go with ``STATEHUB_SCREENSHOTS=1`` (else to a temporary folder)."""
 TIMEOUT_MS = 15_000
 expect.set_options(timeout=TIMEOUT_MS)
 
@@ -333,6 +335,14 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where screenshots go: ``docs/img`` when refreshing them, else a temporary folder."""
+    if os.environ.get("STATEHUB_SCREENSHOTS") == "1":
+        return IMAGES
+    return tmp_path_factory.mktemp("screenshots")
+
+
 @pytest.fixture
 def page(browser: Browser, site: Site) -> Iterator[Page]:
     context = browser.new_context(
@@ -383,7 +393,9 @@ def test_a_bad_token_is_refused_and_nothing_is_loaded_from_elsewhere(
     assert all(url.startswith(site.server.base_url) for url in requested), requested
 
 
-def test_a_change_by_an_agent_process_appears_live_in_the_timeline(page: Page, site: Site) -> None:
+def test_a_change_by_an_agent_process_appears_live_in_the_timeline(
+    page: Page, site: Site, shots: Path
+) -> None:
     sign_in(page, site.tokens["operator"])
     expect(row(page, "global/findings", agent="researcher")).to_have_count(1)
     revision = put_from_another_process(
@@ -397,7 +409,7 @@ def test_a_change_by_an_agent_process_appears_live_in_the_timeline(page: Page, s
     expect(page.locator("#timeline tbody tr").first).to_have_attribute("data-key", "global/review")
     # The chart counts it too: the writer made 8 changes before.
     expect(page.locator("#activity .legend-item[data-agent=writer]")).to_have_text("writer 9")
-    page.screenshot(path=IMAGES / "timeline.png")
+    page.screenshot(path=shots / "timeline.png")
 
 
 def test_the_timeline_filters_by_agent_and_op(page: Page, site: Site) -> None:
@@ -428,7 +440,9 @@ def test_live_timeline_resumes_after_the_server_crashes_and_restarts(
     expect(row(page, "global/while-down", revision=missed)).to_have_count(1)
 
 
-def test_a_diff_between_two_checkpoints_shows_each_key_side_by_side(page: Page, site: Site) -> None:
+def test_a_diff_between_two_checkpoints_shows_each_key_side_by_side(
+    page: Page, site: Site, shots: Path
+) -> None:
     sign_in(page, site.tokens["operator"], "diff")
     expect(page.locator('#checkpoints tr[data-name="after-write"]')).to_be_visible()
     page.fill("#diff-form input[name=a]", "before-write")
@@ -448,7 +462,7 @@ def test_a_diff_between_two_checkpoints_shows_each_key_side_by_side(page: Page, 
     expect(page.locator('.diff-key[data-key="global/scratch"][data-kind=removed]')).to_contain_text(
         "to be removed"
     )
-    page.screenshot(path=IMAGES / "diff.png")
+    page.screenshot(path=shots / "diff.png")
 
 
 def test_an_agent_token_cannot_see_another_agents_private_keys(page: Page, site: Site) -> None:
@@ -497,7 +511,9 @@ def test_an_admin_sees_as_one_agent_sees(page: Page, site: Site) -> None:
     expect(page.locator("#inboxes tbody tr")).to_have_count(2)
 
 
-def test_the_state_tree_shows_scopes_and_a_keys_versions(page: Page, site: Site) -> None:
+def test_the_state_tree_shows_scopes_and_a_keys_versions(
+    page: Page, site: Site, shots: Path
+) -> None:
     sign_in(page, site.tokens["operator"], "state")
     tree = page.locator("#tree")
     expect(tree.locator("summary b")).to_have_text(["global", "agents", "tasks"])
@@ -508,10 +524,10 @@ def test_the_state_tree_shows_scopes_and_a_keys_versions(page: Page, site: Site)
     expect(versions.first).to_contain_text("merge")
     expect(versions.last).to_contain_text("put")
     expect(page.locator("#key-detail pre.json").first).to_contain_text('"Final"')
-    page.screenshot(path=IMAGES / "state.png")
+    page.screenshot(path=shots / "state.png")
 
 
-def test_tasks_board_locks_and_inboxes(page: Page, site: Site) -> None:
+def test_tasks_board_locks_and_inboxes(page: Page, site: Site, shots: Path) -> None:
     sign_in(page, site.tokens["operator"], "tasks")
     board = page.locator("#board")
     expect(board.locator(".column-claimed .task")).to_contain_text(["Research AI trends"])
@@ -519,7 +535,7 @@ def test_tasks_board_locks_and_inboxes(page: Page, site: Site) -> None:
     expect(board.locator(".column-failed .task")).to_contain_text(["source offline"])
     expect(board.locator(".column-completed .task")).to_have_count(1)
     expect(board.locator(".column-pending .task")).to_have_count(2)
-    page.screenshot(path=IMAGES / "tasks.png")
+    page.screenshot(path=shots / "tasks.png")
     page.click("#tabs a[data-tab=coordination]")
     lock = page.locator('#locks tr[data-key="global/report"]')
     expect(lock.locator(".agent")).to_have_text("coordinator")
