@@ -18,7 +18,6 @@ from statehub.codec import encode_meta
 from statehub.history import ChangeQuery
 from statehub.mailbox import inbox_key, new_message_id
 from statehub.server.app import create_app
-from statehub.server.hubs import HubRegistry
 from statehub.server.tokens import TOKEN_SCOPE, create_token, revoke_token
 from statehub.txn import DELETE, LOCK, PUT, Op, Txn
 from statehub.wire import query_to_wire, txn_to_wire
@@ -52,7 +51,6 @@ def hub() -> Iterator[statehub.Hub]:
 @pytest.fixture
 def client(hub: statehub.Hub) -> Iterator[TestClient]:
     app = create_app(hub)
-    app.state.hubs = HubRegistry(hub)
     with TestClient(app) as test_client:
         yield test_client
 

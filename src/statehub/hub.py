@@ -553,9 +553,11 @@ class Agent:
             op = self._writes.put(key, value, None, label, None, "update")
             # Compare the revision that last changed the key, not just its version: a
             # key deleted and created again since the read is back at version 1 (ABA).
-            read = {key: 0 if current is None else current.modified_rev}
+            version, revision = (
+                (0, 0) if current is None else (current.version, current.modified_rev)
+            )
             try:
-                return self._commit_entry(op, {}, unchanged_since=read)
+                return self._commit_entry(op, {key: version}, unchanged_since={key: revision})
             except ConflictError as exc:
                 conflict = exc
         assert conflict is not None

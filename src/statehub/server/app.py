@@ -36,7 +36,7 @@ from statehub.server import (
 from statehub.server.auth import Authenticate
 from statehub.server.backend_api import router as backend_router
 from statehub.server.errors import install_error_handlers
-from statehub.server.hubs import HubRegistry
+from statehub.server.hubs import HubOpener, HubRegistry
 from statehub.server.limits import BodyLimit
 from statehub.server.routes_keys import MERGE_PATCH
 
@@ -52,6 +52,7 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     watch_step: float = sse.STEP,
     watch_threads: int = sse.WATCH_THREADS,
+    opener: HubOpener | None = None,
 ) -> FastAPI:
     """An HTTP API over ``hub``, acting per request as the agent the bearer token maps to.
 
@@ -60,6 +61,8 @@ def create_app(
         max_body_bytes: the largest request body accepted (413 beyond it).
         watch_step: how long a watch stream waits before it sends a heartbeat (seconds).
         watch_threads: how many watch streams may read new revisions at once.
+        opener: opens the other hubs of the storage by name (``?hub=``); without it,
+            only ``hub`` is served (see :mod:`statehub.server.hubs`).
     """
     app = FastAPI(
         title="statehub",
@@ -73,7 +76,7 @@ def create_app(
     app.state.watch_step = watch_step
     app.state.watch_limiter = anyio.CapacityLimiter(watch_threads)
     app.state.watch_streams = 0  # how many watch streams are open (see statehub.server.sse)
-    app.state.hubs = HubRegistry(hub)  # statehub serve puts one serving more hubs here
+    app.state.hubs = HubRegistry(hub, opener)
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.add_middleware(Authenticate)  # added last: runs first
     install_error_handlers(app)

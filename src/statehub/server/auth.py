@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from anyio.to_thread import run_sync
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -24,6 +24,8 @@ from statehub.hub import Agent, Hub
 from statehub.keys import owner_of, validate_agent_name, validate_prefix
 from statehub.model import Change, Entry
 from statehub.server.errors import ApiError, error_response, statehub_error_response
+from statehub.server.hubs import HubRegistry
+from statehub.server.limits import STORAGE_PROTOCOL
 from statehub.server.tokens import Identity, authenticate
 from statehub.txn import is_expired
 
@@ -45,8 +47,6 @@ UNAUTHORIZED = ApiError(401, "Unauthorized", "a valid bearer token is required")
 
 IDENTITY = "statehub_identity"
 """Where :class:`Authenticate` leaves the request's identity (``request.state``)."""
-
-_BACKEND = "/v1/backend/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +131,11 @@ class Authenticate:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the request on with its identity, or answer 401."""
         path: str = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith("/v1/") or path.startswith(_BACKEND):
+        if (
+            scope["type"] != "http"
+            or not path.startswith("/v1/")
+            or path.startswith(STORAGE_PROTOCOL)
+        ):
             await self.app(scope, receive, send)
             return
         hub: Hub = scope["app"].state.hub
@@ -157,13 +161,20 @@ async def caller(
             description="admin tokens: the agent to act as (agent tokens: their own only)",
         ),
     ] = None,
+    hub_name: Annotated[
+        str | None,
+        Query(
+            alias="hub",
+            description="the hub, among those of the server's storage (default: its own)",
+        ),
+    ] = None,
 ) -> Caller:
     """The request's :class:`Caller`: its token's identity, and ``X-Statehub-Agent``.
 
     Async on purpose: it does no I/O (the token was checked by :class:`Authenticate`),
     and a sync dependency would cost every request a trip through the thread pool.
     """
-    hub: Hub = request.app.state.hub
+    hub = await _hub_named(request, hub_name)
     identity: Identity = getattr(request.state, IDENTITY)
     if act_as is None or act_as == identity.agent:
         return Caller(identity, hub.agent(identity.agent), identity.admin and act_as is None)
@@ -175,6 +186,14 @@ async def caller(
             agent=identity.agent,
         )
     return Caller(identity, hub.agent(validate_agent_name(act_as)), False)
+
+
+async def _hub_named(request: Request, name: str | None) -> Hub:
+    """The hub ``?hub=`` names (the server's own without it); opened on first use."""
+    registry: HubRegistry = request.app.state.hubs
+    if not name or name == registry.home.name:
+        return registry.home
+    return await run_sync(registry.get, name)
 
 
 CallerDep = Annotated[Caller, Depends(caller)]

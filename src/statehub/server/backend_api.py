@@ -83,10 +83,7 @@ def _unauthorized() -> Response:
 
 
 def _registry(request: Request) -> HubRegistry:
-    state = request.app.state
-    registry: HubRegistry | None = getattr(state, "hubs", None)
-    if registry is None:
-        registry = state.hubs = HubRegistry(state.hub)
+    registry: HubRegistry = request.app.state.hubs
     return registry
 
 

@@ -17,7 +17,7 @@ from statehub.hub import Hub
 from statehub.opening import open as open_hub
 from statehub.server.notifier import HeadNotifier
 
-__all__ = ["HubRegistry", "opener_for"]
+__all__ = ["HubOpener", "HubRegistry", "opener_for"]
 
 HubOpener = Callable[[str], Hub]
 """Opens the hub of a given name in the server's storage."""

@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from statehub.server.errors import ApiError, error_response
 
-__all__ = ["BodyLimit", "BodyTooLarge"]
+__all__ = ["STORAGE_PROTOCOL", "BodyLimit", "BodyTooLarge"]
 
 
 class BodyTooLarge(ApiError):
@@ -22,8 +22,16 @@ class BodyTooLarge(ApiError):
         super().__init__(413, "BodyTooLarge", f"the body is over {limit} bytes", limit=limit)
 
 
+STORAGE_PROTOCOL = "/v1/backend/"
+"""The remote client's routes: they carry values up to the hub's own limit, and
+enforce it themselves (see :mod:`statehub.server.backend_api`)."""
+
+
 class BodyLimit:
-    """ASGI middleware: refuse request bodies over ``limit`` bytes with 413."""
+    """ASGI middleware: refuse request bodies over ``limit`` bytes with 413.
+
+    Not on the storage protocol's routes (:data:`STORAGE_PROTOCOL`).
+    """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -31,7 +39,7 @@ class BodyLimit:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the request on, or answer 413."""
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("path", "").startswith(STORAGE_PROTOCOL):
             await self.app(scope, receive, send)
             return
         limit = self.limit

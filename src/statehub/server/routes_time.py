@@ -77,7 +77,7 @@ async def wait(
     """
     seconds = check_wait("timeout", timeout)
     assert seconds is not None
-    head = await head_notifier(request).wait_past(revision - 1, seconds)
+    head = await head_notifier(request, who.hub).wait_past(revision - 1, seconds)
     return json_response({"reached": head >= revision, "revision": head})
 
 

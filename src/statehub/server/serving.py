@@ -6,7 +6,7 @@ import uvicorn
 
 from statehub.opening import open as open_hub
 from statehub.server.app import create_app
-from statehub.server.hubs import HubRegistry, opener_for
+from statehub.server.hubs import opener_for
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "serve"]
 
@@ -25,9 +25,8 @@ def serve(
     Tokens live in the hub of ``url`` (``statehub token create --url ...``).
     """
     with open_hub(url) as hub:
-        app = create_app(hub)
-        app.state.hubs = registry = HubRegistry(hub, opener_for(url))
+        app = create_app(hub, opener=opener_for(url))
         try:
             uvicorn.run(app, host=host, port=port, log_level=log_level)
         finally:
-            registry.close()
+            app.state.hubs.close()

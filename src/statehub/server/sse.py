@@ -27,6 +27,7 @@ from fastapi.responses import StreamingResponse
 
 from statehub import timetravel
 from statehub.errors import InvalidArgument
+from statehub.hub import Hub
 from statehub.model import Change
 from statehub.server.auth import Caller, CallerDep
 from statehub.server.errors import ERROR_RESPONSES
@@ -58,10 +59,10 @@ def _read(who: Caller, prefix: str, position: int, head: int) -> tuple[list[Chan
     return who.history(prefix=prefix, since=position, until=until), until
 
 
-def head_notifier(request: Request) -> HeadNotifier:
-    """The head notifier of the hub the app serves."""
+def head_notifier(request: Request, hub: Hub) -> HeadNotifier:
+    """The head notifier of ``hub`` (one of those the app serves)."""
     registry: HubRegistry = request.app.state.hubs
-    return registry.notifier(request.app.state.hub)
+    return registry.notifier(hub)
 
 
 def _events(changes: list[Change]) -> bytes:
@@ -102,7 +103,7 @@ async def watch(
     limiter: anyio.CapacityLimiter = request.app.state.watch_limiter
     step: float = request.app.state.watch_step
 
-    notifier = head_notifier(request)
+    notifier = head_notifier(request, who.hub)
 
     state = request.app.state
 
