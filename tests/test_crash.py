@@ -14,6 +14,8 @@ itself rejects each kind of damage, so a passing run means something.
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -214,3 +216,25 @@ def test_integrity_check_reports_a_damaged_file(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
 
     assert sqlite_integrity(path) != "ok"
+
+
+def test_crash_run_refuses_a_hub_that_is_not_empty(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'used.db'}"
+    with statehub.open(url) as hub:
+        hub.agent("someone").put("global/doc", "precious")
+
+    with pytest.raises(statehub.InvalidArgument, match="fresh, empty hub"):
+        run_crash_test(url, kills=1)
+
+    with statehub.open(url) as hub:
+        assert hub.revision == 1
+
+
+def test_crash_command_runs_and_reports(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    command = [sys.executable, "-m", "statehub.testing.crash", url, "--kills", "3"]
+
+    done = subprocess.run(command, capture_output=True, timeout=120, check=False)
+
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    assert ": 3 SIGKILLs in " in done.stdout.decode()
