@@ -11,6 +11,7 @@ import multiprocessing
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 import statehub
@@ -103,3 +104,16 @@ def test_client_side_reducers_in_several_processes_lose_nothing() -> None:
         changes = hub.history(key="global/log")
         assert len(changes) == 3 * times
         assert {change.cause["reducer"] for change in changes} == {"_append_here"}
+
+
+def test_the_rest_api_serves_the_same_hubs_by_name() -> None:
+    server = shared_server()
+    url = remote_url()
+    name = url.rsplit("hub=", 1)[1]
+    with statehub.open(url, token=server.admin_token) as hub:
+        hub.agent("alice").put("global/doc", {"title": "Draft"})
+    headers = {"authorization": f"Bearer {server.admin_token}"}
+    named = httpx.get(f"{server.base_url}/v1/keys/global/doc?hub={name}", headers=headers)
+    assert (named.status_code, named.json()) == (200, {"title": "Draft"})
+    home = httpx.get(f"{server.base_url}/v1/keys/global/doc", headers=headers)
+    assert home.status_code == 404
