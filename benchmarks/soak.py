@@ -420,6 +420,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, help="where to put the SQLite file")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
+    if not args.seconds > 0 or args.workers < 1:
+        parser.error(
+            f"--seconds must be positive and --workers at least 1, not {args.seconds}, {args.workers}"
+        )
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     results: list[SoakResult] = []
     with tempfile.TemporaryDirectory(prefix="statehub-soak-", dir=args.dir) as workdir:

@@ -230,6 +230,16 @@ def test_crash_run_refuses_a_hub_that_is_not_empty(tmp_path: Path) -> None:
         assert hub.revision == 1
 
 
+@pytest.mark.parametrize("arguments", [{"kills": 0}, {"writers": 0}, {"timeout": 0.0}])
+def test_crash_run_refuses_bad_arguments(arguments: dict[str, Any], tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'unused.db'}"
+
+    with pytest.raises(statehub.InvalidArgument, match="at least 1"):
+        run_crash_test(url, **arguments)
+
+    assert not (tmp_path / "unused.db").exists()
+
+
 def test_crash_command_runs_and_reports(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     command = [sys.executable, "-m", "statehub.testing.crash", url, "--kills", "3"]

@@ -7,14 +7,15 @@ each writer with SIGKILL at a random point, chosen three ways:
 
 * ``early``: at a random time after the process starts, often while it opens the hub;
 * ``in-commit``: a moment after the writer says it is starting a big transaction
-  (hundreds of keys), so the kill often lands inside the commit;
+  (100 keys), so the kill often lands inside the commit;
 * ``random``: at a random time into its run of commits.
 
 After each kill it reads what the dead writer acknowledged, opens the hub afresh
 (and on SQLite runs ``PRAGMA integrity_check``), and checks the log and the state
 with :class:`~statehub.testing.crash_check.ConsistencyChecker`, while the other
-writers go on committing; then it starts a new writer in its place. At the end it
-kills the rest and checks that the replayed log equals the hub's state.
+writers go on committing; a spare writer, started ahead and standing by with the
+hub open, takes the dead one's place. At the end it kills the rest and checks that
+the replayed log equals the hub's state.
 
 >>> report = run_crash_test("sqlite:///crash.db", kills=50)   # doctest: +SKIP
 >>> report.kills, report.kills_in_commit                       # doctest: +SKIP
@@ -380,7 +381,14 @@ def run_crash_test(
     Raises:
         Inconsistency: a check failed (the message says which); also when a writer
             died by itself, or the run took longer than ``timeout``.
+        InvalidArgument: ``kills`` or ``writers`` below 1, ``timeout`` not positive,
+            or a hub that is not empty (nothing is written then).
     """
+    if kills < 1 or writers < 1 or not timeout > 0:
+        raise statehub.InvalidArgument(
+            f"kills and writers must be at least 1 and timeout positive, "
+            f"not kills={kills!r}, writers={writers!r}, timeout={timeout!r}"
+        )
     rng = random.Random(seed)
     started = time.monotonic()
     deadline = started + timeout
