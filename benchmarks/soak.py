@@ -422,7 +422,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.seconds > 0 or args.workers < 1:
         parser.error(
-            f"--seconds must be positive and --workers at least 1, not {args.seconds}, {args.workers}"
+            f"--seconds must be positive and --workers at least 1, "
+            f"not {args.seconds} and {args.workers}"
         )
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     results: list[SoakResult] = []
