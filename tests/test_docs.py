@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import statehub
+from tests.conftest import remote_url, shared_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,9 +34,24 @@ def _modules() -> list[str]:
 README_OUTPUT = [
     ["draft", "global/doc"],
     ["blocked: locked by coordinator", "~ global/doc", "{'title': 'Draft'}", "seen:"],
+    ["['5 key trends'] researcher"],
     ["async seen: global/findings"],
 ]
 """Lines each README example must print, in order of the examples."""
+
+README_SERVER = ('"http://127.0.0.1:8650?hub=team"', 'token="shub_..."')
+"""What a README example says of a server: the test puts the session's server there."""
+
+
+def _on_the_test_server(block: str) -> str:
+    """``block``, talking to the session's server as a researcher, if it talks to one."""
+    url, token = README_SERVER
+    if url not in block:
+        return block
+    server = shared_server()
+    return block.replace(url, repr(remote_url())).replace(
+        token, f"token={server.token('researcher')!r}"
+    )
 
 
 def test_every_readme_example_is_checked() -> None:
@@ -53,7 +69,7 @@ def test_readme_example_runs(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    exec(compile(block, "README.md", "exec"), {})
+    exec(compile(_on_the_test_server(block), "README.md", "exec"), {})
     out = capsys.readouterr().out
     for text in expected:
         assert text in out
