@@ -217,9 +217,10 @@ def test_inbox_sizes_are_everyones_for_admins_and_ones_own_for_agents(api: Api) 
 _SERVE = """
 import sys, uvicorn, statehub
 from statehub.server.app import create_app
-from statehub.server.viewer import mount_viewer, router
+from statehub.server.hubs import opener_for
+from statehub.server.viewer import mount_viewer
 with statehub.open(sys.argv[1]) as hub:
-    app = create_app(hub, watch_step=0.2)
+    app = create_app(hub, watch_step=0.2, opener=opener_for(sys.argv[1]))
     mount_viewer(app)
     uvicorn.run(app, fd=int(sys.argv[2]), log_level="warning", timeout_graceful_shutdown=2)
 """
@@ -317,6 +318,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         tokens = {name: create_token(hub, name) for name in ("coordinator", "researcher")}
         tokens["operator"] = create_token(hub, "operator", admin=True)
         _seed(hub)
+    with statehub.open(f"{url}?hub=run-2") as other:
+        other.agent("coordinator").put("global/only-in-run-2", {"run": 2})
     server = ViewerServer(url, folder / "server.log")
     server.start()
     try:
@@ -509,6 +512,23 @@ def test_an_admin_sees_as_one_agent_sees(page: Page, site: Site) -> None:
     page.fill("#act-as input[name=agent]", "")
     page.press("#act-as input[name=agent]", "Enter")
     expect(page.locator("#inboxes tbody tr")).to_have_count(2)
+
+
+def test_the_page_shows_the_hub_its_address_names(page: Page, site: Site) -> None:
+    page.goto("/?hub=run-2#state")
+    page.fill("#token", site.tokens["operator"])
+    page.click("#login-form button[type=submit]")
+    tree = page.locator("#tree")
+    expect(tree.locator('.leaf[data-key="global/only-in-run-2"]')).to_be_visible()
+    expect(tree.locator('.leaf[data-key="global/doc"]')).to_have_count(0)
+    expect(page.locator("#hub-form input[name=hub]")).to_have_value("run-2")
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    # Live from that hub too; a change in the server's own hub does not show.
+    put_from_another_process(site.url, "writer", "global/not-in-run-2", 1)
+    revision = put_from_another_process(f"{site.url}?hub=run-2", "writer", "global/second", 2)
+    page.click("#tabs a[data-tab=timeline]")
+    expect(row(page, "global/second", revision=revision)).to_have_count(1)
+    expect(row(page, "global/not-in-run-2")).to_have_count(0)
 
 
 def test_the_state_tree_shows_scopes_and_a_keys_versions(

@@ -54,7 +54,8 @@ async function start() {
   $("login").hidden = true;
   $("tabs").hidden = false;
   $("logout").hidden = false;
-  $("hub-name").textContent = `hub ${me.hub}`;
+  $("hub-form").hidden = false;
+  $("hub-form").elements.hub.value = me.hub;
   fill($("whoami"), agentBadge(me.agent), me.admin ? el("span", { class: "tag tag-admin" }, "admin") : null);
   $("own-label").hidden = !me.hub_wide;
   $("act-as").hidden = !me.admin;
@@ -148,6 +149,12 @@ $("login-form").addEventListener("submit", (event) => {
   start();
 });
 $("logout").addEventListener("click", () => signOut());
+$("hub-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const url = new URL(location.href);
+  url.searchParams.set("hub", event.target.elements.hub.value.trim());
+  location.assign(url); // the same token: tokens are the server's, for all its hubs
+});
 $("act-as").addEventListener("submit", (event) => {
   event.preventDefault();
   setActAs(event.target.elements.agent.value.trim() || null);

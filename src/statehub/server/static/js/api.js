@@ -51,9 +51,16 @@ export function onUnauthorized(fn) {
   listeners.add(fn);
 }
 
-/** `path` with the query parameters that are set (empty strings and null left out). */
+/** The hub the page shows: `?hub=` of the page's address (none: the server's own). */
+export const HUB = new URLSearchParams(location.search).get("hub") || "";
+
+/**
+ * `path` with the query parameters that are set (empty strings and null left out),
+ * and the page's hub.
+ */
 export function withQuery(path, params = {}) {
   const query = new URLSearchParams();
+  if (HUB) query.set("hub", HUB);
   for (const [name, value] of Object.entries(params)) {
     if (value !== null && value !== undefined && value !== "") query.set(name, String(value));
   }
