@@ -156,6 +156,19 @@ OTHER_PROBES = [
         )
     ),
     Probe(("GET", "/v1/watch"), "/v1/watch", {"prefix": "agent/bob/"}),
+    *(
+        Probe(("GET", "/v1/viewer/versions"), "/v1/viewer/versions", {"key": k}, refused=True)
+        for k in PRIVATE_SPELLINGS
+    ),
+    *(
+        Probe(("GET", "/v1/viewer/changes"), "/v1/viewer/changes", {"prefix": p, "own": "true"})
+        for p in PREFIXES
+    ),
+    Probe(("GET", "/v1/viewer/changes"), "/v1/viewer/changes", {"key": PRIVATE}, refused=True),
+    Probe(("GET", "/v1/viewer/changes"), "/v1/viewer/changes", {"agent": "bob", "own": "true"}),
+    Probe(("GET", "/v1/viewer/activity"), "/v1/viewer/activity", {"own": "true"}),
+    Probe(("GET", "/v1/viewer/inboxes"), "/v1/viewer/inboxes"),
+    Probe(("GET", "/v1/viewer/me"), "/v1/viewer/me"),
 ]
 
 PRIVACY_PROBES = [

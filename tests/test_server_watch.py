@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 import statehub
-from statehub.server import create_token
+from statehub.server import create_token, revoke_token
 from tests.server_support import LiveServer, bearer, error_of
 
 
@@ -245,3 +245,24 @@ def test_streams_end_and_free_their_threads_when_clients_go(tmp_path: Path) -> N
         finally:
             server.should_exit = True
             runner.join(10)
+
+
+def test_a_stream_ends_when_its_token_is_revoked(server: Server) -> None:
+    with statehub.open(server.url) as hub:
+        token = create_token(hub, "carol")
+    since = head(server)
+    stream = httpx.stream(
+        "GET",
+        f"{server.base_url}/v1/watch",
+        params={"prefix": "global/", "since": since},
+        headers=bearer(token),
+        timeout=20,
+    )
+    with stream as response:
+        assert response.status_code == 200
+        with statehub.open(server.url) as hub:
+            revoke_token(hub, token[5:21])
+        write_in_another_process(server.url, "bob", {"global/after-revocation": 1})
+        lines = list(response.iter_lines())  # the server ends the stream
+    assert ": token revoked" in lines
+    assert not [line for line in lines if "after-revocation" in line]

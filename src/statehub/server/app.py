@@ -39,6 +39,7 @@ from statehub.server.errors import install_error_handlers
 from statehub.server.hubs import HubOpener, HubRegistry
 from statehub.server.limits import BodyLimit
 from statehub.server.routes_keys import MERGE_PATCH
+from statehub.server.viewer import mount_viewer
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "MERGE_PATCH", "create_app"]
 
@@ -97,6 +98,7 @@ def create_app(
     ):
         app.include_router(module.router)
     app.include_router(backend_router)
+    mount_viewer(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -27,6 +27,7 @@ def serve(
     with open_hub(url) as hub:
         app = create_app(hub, opener=opener_for(url))
         try:
-            uvicorn.run(app, host=host, port=port, log_level=log_level)
+            # Open watch streams (a viewer tab) would hold a graceful shutdown forever.
+            uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
         finally:
             app.state.hubs.close()

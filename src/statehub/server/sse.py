@@ -29,8 +29,8 @@ from statehub import timetravel
 from statehub.errors import InvalidArgument
 from statehub.hub import Hub
 from statehub.model import Change
-from statehub.server.auth import Caller, CallerDep
-from statehub.server.errors import ERROR_RESPONSES
+from statehub.server.auth import Caller, CallerDep, identify
+from statehub.server.errors import ERROR_RESPONSES, ApiError
 from statehub.server.hubs import HubRegistry
 from statehub.server.notifier import HeadNotifier
 from statehub.server.wire import change_json
@@ -104,16 +104,28 @@ async def watch(
     step: float = request.app.state.watch_step
 
     notifier = head_notifier(request, who.hub)
-
+    registry: HubRegistry = request.app.state.hubs
+    authorization = request.headers.get("authorization")
     state = request.app.state
+
+    def revoked() -> bool:
+        """Whether the stream's token stopped working (revoked) since it started."""
+        try:
+            identify(registry.home, authorization)
+        except ApiError:
+            return True
+        return False
 
     async def stream() -> AsyncIterator[bytes]:
         position = first
         state.watch_streams += 1  # the event loop's thread only: no lock needed
         try:
             yield b": watching from revision %d\n\n" % position
-            while True:  # ends when the client goes: the server cancels the stream
+            while True:  # ends when the client goes, or its token is revoked
                 head = await notifier.wait_past(position, step)
+                if await run_sync(revoked):
+                    yield b": token revoked\n\n"
+                    return
                 if head <= position:
                     yield b": idle\n\n"
                     continue
