@@ -58,7 +58,7 @@ from statehub.integrations.langgraph.records import (
     visible,
 )
 from statehub.integrations.langgraph.serialization import from_json, to_json
-from statehub.integrations.langgraph.workers import Workers
+from statehub.integrations.langgraph.workers import Workers, default_workers
 from statehub.patch import apply_patch
 
 __all__ = ["BRANCH_MARK", "DEFAULT_ROOT", "StatehubSaver"]
@@ -110,7 +110,8 @@ class StatehubSaver(BaseCheckpointSaver[str]):
             the threads are private to that agent.
         serde: LangGraph's serializer for values that are not plain JSON.
         workers: how many threads make the saver's hub calls (and hold its
-            connections).
+            connections); by default 1 on SQLite (one writer at a time: more threads
+            would only contend for its lock), else 4.
     """
 
     def __init__(
@@ -120,13 +121,16 @@ class StatehubSaver(BaseCheckpointSaver[str]):
         agent: str = "langgraph",
         root: str = DEFAULT_ROOT,
         serde: SerializerProtocol | None = None,
-        workers: int = 4,
+        workers: int | None = None,
     ) -> None:
         super().__init__(serde=serde)
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise InvalidArgument(f"workers must be a positive int, not {workers!r}")
         self._owns_hub = isinstance(hub, str)
         self.hub = statehub.open(hub) if isinstance(hub, str) else hub
+        workers = default_workers(self.hub) if workers is None else workers
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            if self._owns_hub:
+                self.hub.close()
+            raise InvalidArgument(f"workers must be a positive int, not {workers!r}")
         self.root = check_root(root)
         self.agent: Agent = self.hub.agent(agent)
         self._workers = Workers(workers, "statehub-langgraph")
@@ -565,13 +569,15 @@ class StatehubSaver(BaseCheckpointSaver[str]):
             ]
             for i, (channel, value) in enumerate(writes)
         ]
+        with self._head_moved:
+            generation = self._generation  # a put committed after this: look again
         head, version = self._known_head(key)
         for _ in range(_RETRIES):
             if head is None or head["id"] != checkpoint_id:
                 head, version = self._head(key)
             if head is None or head["id"] != checkpoint_id:
                 if head is None or checkpoint_id > head["id"]:
-                    self._hand_to_put(key, checkpoint_id, new)
+                    self._hand_to_put(key, checkpoint_id, new, generation)
                     return
                 side = f"{key}/w/{escape(checkpoint_id)}"
                 self.agent.dispatch(side, new, reducer=_merge_side, label=checkpoint_id)
@@ -589,11 +595,18 @@ class StatehubSaver(BaseCheckpointSaver[str]):
             return
         raise ConflictError(key, version, version, f"gave up after {_RETRIES} attempts")
 
-    def _hand_to_put(self, key: str, checkpoint_id: str, writes: list[list[Any]]) -> None:
-        """Keep writes for the put of their checkpoint (see :meth:`_put_writes`)."""
+    def _hand_to_put(
+        self, key: str, checkpoint_id: str, writes: list[list[Any]], generation: int
+    ) -> None:
+        """Keep writes for the put of their checkpoint (see :meth:`_put_writes`).
+
+        Raises:
+            _NotYet: the put is committing, or a put committed since ``generation``
+                (when the caller read the head): it may have been this one.
+        """
         overflow: list[tuple[str, tuple[str, list[list[Any]]]]] = []
         with self._head_moved:
-            if checkpoint_id in self._taken:
+            if checkpoint_id in self._taken or self._generation != generation:
                 raise _NotYet
             self._early.setdefault(checkpoint_id, (key, []))[1].append(writes)
             while len(self._early) > _EARLY_LIMIT:

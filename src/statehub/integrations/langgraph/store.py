@@ -42,7 +42,7 @@ from statehub.hub import Agent, Hub
 from statehub.integrations.langgraph.filters import matches, namespace_matches
 from statehub.integrations.langgraph.naming import check_root, escape, joined
 from statehub.integrations.langgraph.serialization import from_json, to_json
-from statehub.integrations.langgraph.workers import Workers
+from statehub.integrations.langgraph.workers import Workers, default_workers
 
 __all__ = ["DEFAULT_STORE_ROOT", "StatehubStore"]
 
@@ -63,7 +63,8 @@ class StatehubStore(BaseStore):
             store).
         ttl: LangGraph's TTL settings: ``default_ttl`` (minutes) for puts that give
             none, ``refresh_on_read`` (default ``True``) to renew on reads.
-        workers: how many threads make the store's hub calls.
+        workers: how many threads make the store's hub calls (by default 1 on
+            SQLite, else 4).
     """
 
     supports_ttl = True
@@ -75,10 +76,11 @@ class StatehubStore(BaseStore):
         agent: str = "langgraph",
         root: str = DEFAULT_STORE_ROOT,
         ttl: TTLConfig | None = None,
-        workers: int = 4,
+        workers: int | None = None,
     ) -> None:
         self._owns_hub = isinstance(hub, str)
         self.hub = statehub.open(hub) if isinstance(hub, str) else hub
+        workers = default_workers(self.hub) if workers is None else workers
         self.agent: Agent = self.hub.agent(agent)
         self.root = check_root(root)
         self.ttl_config = ttl

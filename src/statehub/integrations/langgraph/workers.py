@@ -15,10 +15,18 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
-__all__ = ["Workers"]
+from statehub.hub import Hub
+
+__all__ = ["Workers", "default_workers"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+def default_workers(hub: Hub) -> int:
+    """1 on SQLite (one writer at a time: more threads only contend for its lock), else 4."""
+    scheme = hub.url.split("://", 1)[0] if "://" in hub.url else "sqlite"  # a bare path
+    return 1 if scheme == "sqlite" else 4
 
 
 class Workers:
