@@ -282,3 +282,25 @@ def test_an_interrupted_graph_resumes_from_its_checkpoint(hub: statehub.Hub) -> 
     with StatehubSaver(hub) as fresh:
         app = graph.compile(checkpointer=fresh)
         assert app.invoke(Command(resume="yes"), thread("t"))["log"] == ["q", "answer yes"]
+
+
+def test_parallel_tasks_writes_are_kept_with_their_checkpoint(hub: statehub.Hub) -> None:
+    width = 6
+    graph = StateGraph(Log)
+    for n in range(width):
+        graph.add_node(f"branch{n}", lambda state, n=n: {"log": [f"b{n}"]})
+        graph.add_edge(START, f"branch{n}")
+    with StatehubSaver(hub) as saver:
+        app = graph.compile(checkpointer=saver)
+        for _ in range(15):
+            app.invoke({"log": []}, thread("t"))
+        history = list(saver.list(thread("t")))
+        by_id = {t.config["configurable"]["checkpoint_id"]: t for t in history}
+        for child in history:
+            if child.metadata.get("step") != 1:
+                continue
+            # the checkpoint the branches ran after: all their writes stored with it
+            assert child.parent_config is not None
+            parent = by_id[child.parent_config["configurable"]["checkpoint_id"]]
+            written = sorted(w[2][0] for w in parent.pending_writes or [] if w[1] == "log")
+            assert written == sorted(f"b{n}" for n in range(width))
