@@ -343,9 +343,8 @@ KEYS = [f"global/lin/k{i}" for i in range(3)]
 BARRIER_TIMEOUT = 60.0
 RUN_TIMEOUT = 120.0
 
-WORKLOAD, WEIGHTS = ["get", "put", "cas", "update"], [35, 20, 30, 15]
-"""The operations the clients draw, and how often. No delete: see
-test_update_is_not_fooled_by_a_delete_and_recreate, a known bug the checker found."""
+KINDS, WEIGHTS = ["get", "put", "cas", "update", "delete"], [35, 20, 25, 15, 5]
+"""The operations the clients draw, and how often."""
 
 Report = tuple[int, list[Operation], list[str]]
 """What a client sends back: its index, its history, the unexpected errors it saw."""
@@ -359,7 +358,13 @@ class RecordingClient:
     store again. Run through the same harness, the checker must reject its history.
     """
 
-    def __init__(self, index: int, agent: statehub.Agent, *, stale_reads: bool = False) -> None:
+    def __init__(
+        self,
+        index: int,
+        agent: statehub.Agent,
+        *,
+        stale_reads: bool = False,
+    ) -> None:
         self.index = index
         self.agent = agent
         self.stale_reads = stale_reads
@@ -372,7 +377,7 @@ class RecordingClient:
         history: list[Operation] = []
         for n in range(count):
             key = rng.choice(KEYS)
-            kind = rng.choices(WORKLOAD, WEIGHTS)[0]
+            kind = rng.choices(KINDS, WEIGHTS)[0]
             history.append(self.one(rng, key, kind, f"p{self.index}-{n}"))
         return history
 
@@ -432,14 +437,19 @@ class RecordingClient:
 
 
 def _client(
-    index: int, url: str, seed: int, stale_reads: bool, barrier: Barrier, reports: Queue[Report]
+    index: int,
+    url: str,
+    seed: int,
+    options: dict[str, Any],
+    barrier: Barrier,
+    reports: Queue[Report],
 ) -> None:
     """One client process: open the hub, wait for the others, run, report."""
     history: list[Operation] = []
     errors: list[str] = []
     try:
         with statehub.open(url) as hub:
-            client = RecordingClient(index, hub.agent(f"p{index}"), stale_reads=stale_reads)
+            client = RecordingClient(index, hub.agent(f"p{index}"), **options)
             barrier.wait(BARRIER_TIMEOUT)
             history = client.run(random.Random(seed * 1000 + index), OPS_PER_CLIENT)
             errors = client.errors
@@ -448,14 +458,17 @@ def _client(
     reports.put((index, history, errors))
 
 
-def record_processes(url: str, seed: int, *, stale_reads: bool = False) -> list[Report]:
-    """Run PROCESSES spawned clients on ``url`` at once; their reports, by index."""
+def record_processes(url: str, seed: int, **options: Any) -> list[Report]:
+    """Run PROCESSES spawned clients on ``url`` at once; their reports, by index.
+
+    ``options`` go to each :class:`RecordingClient` (``stale_reads``).
+    """
     statehub.open(url).close()  # the schema in place before the clients race to it
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(PROCESSES)
     reports: Queue[Report] = ctx.Queue()
     processes: list[SpawnProcess] = [
-        ctx.Process(target=_client, args=(i, url, seed, stale_reads, barrier, reports))
+        ctx.Process(target=_client, args=(i, url, seed, options, barrier, reports))
         for i in range(PROCESSES)
     ]
     for process in processes:
@@ -540,6 +553,7 @@ def test_concurrent_clients_history_is_linearizable(backend: str, tmp_path: Path
     if backend != "memory":  # threads under the GIL may well take turns, op by op
         _assert_contended(history)
     assert set(result.per_key) == set(KEYS)
+    assert any(o.kind == "delete" and o.output for o in history), "no delete removed anything"
 
 
 def test_stale_cache_client_is_caught_by_the_checker(tmp_path: Path) -> None:
