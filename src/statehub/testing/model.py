@@ -84,6 +84,14 @@ REDUCERS: dict[str, Callable[[Any, Any], Any]] = {
 """The built-in reducers as the README describes them, written again for the model."""
 
 
+def _reduce(reducer: str, key: str, state: Any, action: Any) -> Any:
+    """A built-in reducer's result; its failure raised as statehub raises it."""
+    try:
+        return REDUCERS[reducer](copy.deepcopy(state), action)
+    except Exception as exc:
+        raise ReducerError(f"model: reducer {reducer} failed on {key!r}: {exc!r}") from exc
+
+
 @dataclass
 class ModelEntry:
     """A key's state in the model."""
@@ -128,7 +136,7 @@ class ReferenceHub:
 
     def _commit(self, agent: str, writes: list[Write]) -> int:
         self.head += 1
-        for key, op, present, value, expires in writes:
+        for key, op, present, value, expires in sorted(writes, key=lambda write: write[0]):
             before = self.entries.get(key)
             prev_version = 0 if before is None else before.version
             if present:
@@ -200,10 +208,7 @@ class ReferenceHub:
                 though an expiry it found still is).
         """
         entry = self._current(key)
-        try:
-            new = REDUCERS[reducer](None if entry is None else copy.deepcopy(entry.value), action)
-        except Exception as exc:
-            raise ReducerError(f"model: reducer {reducer} failed on {key!r}: {exc!r}") from exc
+        new = _reduce(reducer, key, None if entry is None else entry.value, action)
         return self._commit(agent, [(key, "dispatch", True, new, None)])
 
     def update(self, agent: str, key: str, fn: Callable[[Any], Any]) -> int:
@@ -219,6 +224,41 @@ class ReferenceHub:
         if entry is None:
             return None
         return self._commit(agent, [(key, "delete", False, None, None)])
+
+    def transaction(
+        self, agent: str, ops: list[tuple[str, str, Any]], expect: dict[str, int]
+    ) -> int | None:
+        """Several writes to distinct keys in one commit, all or nothing.
+
+        Args:
+            agent: the acting agent.
+            ops: ``(kind, key, argument)``: ``put`` a value, ``merge`` a patch,
+                ``dispatch`` with ``append``, ``delete``.
+            expect: key -> the version it must have (0: absent) for anything to be
+                written.
+
+        Returns:
+            The revision, or ``None`` if nothing changed (deleting absent keys).
+        """
+        for _, key, _ in ops:
+            self._current(key)
+        for key, version in expect.items():
+            self._check_version(key, version)
+        writes: list[Write] = []
+        for kind, key, argument in ops:
+            entry = self.entries.get(key)
+            value = None if entry is None else copy.deepcopy(entry.value)
+            if kind == "put":
+                writes.append((key, "put", True, argument, False))
+            elif kind == "merge":
+                writes.append((key, "merge", True, reference_merge_patch(value, argument), None))
+            elif kind == "dispatch":
+                writes.append(
+                    (key, "dispatch", True, _reduce("append", key, value, argument), None)
+                )
+            elif entry is not None:
+                writes.append((key, "delete", False, None, None))
+        return self._commit(agent, writes) if writes else None
 
     # -- checkpoints, rollback, compaction --------------------------------------------
 
