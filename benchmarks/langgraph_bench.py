@@ -235,6 +235,28 @@ def available(side: str) -> str:
     return ""
 
 
+PAIRS = {
+    "SqliteSaver FULL": "StatehubSaver sync=full",
+    "SqliteSaver NORMAL": "StatehubSaver sync=normal",
+    "swarmstate SwarmStateSaver(DiskStore)": "StatehubSaver sync=normal",
+    "PostgresSaver": "StatehubSaver on PostgreSQL",
+}
+"""Each other saver, and the StatehubSaver compared with it at equal durability."""
+
+
+def ratio(runs: dict[str, list[dict[str, Any]]], side: str) -> str:
+    """StatehubSaver's speed over ``side``'s: the median of the ratios within each repeat."""
+    ours = PAIRS.get(side)
+    if ours not in runs or side not in runs:
+        return ""
+    ratios = [
+        mine["rate"] / theirs["rate"]
+        for mine, theirs in zip(runs[ours], runs[side], strict=True)
+        if theirs["rate"] and not (mine["error"] or theirs["error"])
+    ]
+    return f"{statistics.median(ratios):.2f}x" if ratios else ""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--invocations", type=int, default=1000)
@@ -247,32 +269,35 @@ def main() -> None:
         return
     if args.quick:
         args.invocations, args.repeats = 200, 1
-    rows: list[tuple[str, str, str, list[dict[str, Any]] | None, str]] = []
-    for side, (storage, durability, _) in SIDES.items():
-        reason = available(side)
-        if reason:
-            rows.append((side, storage, durability, None, reason))
-            continue
-        measured = []
-        for repeat in range(args.repeats):
+    missing = {side: available(side) for side in SIDES if available(side)}
+    order = [side for side in SIDES if side not in missing]
+    runs: dict[str, list[dict[str, Any]]] = {side: [] for side in order}
+    for repeat in range(args.repeats):
+        # Every side once per repeat, the order reversed every other repeat, so that
+        # a burst of noise on this shared machine hits the sides of a pair alike.
+        for side in order if repeat % 2 == 0 else order[::-1]:
             print(f"{side}: run {repeat + 1}/{args.repeats}", file=sys.stderr, flush=True)
-            measured.append(run_in_child(side, args.invocations))
-        rows.append((side, storage, durability, measured, ""))
+            runs[side].append(run_in_child(side, args.invocations))
     print(f"\n{args.invocations} invocations on one thread, median of {args.repeats} runs\n")
-    print("| saver | storage | durability | invocations/s | bytes on disk | note |")
-    print("| --- | --- | --- | ---: | ---: | --- |")
-    for side, storage, durability, runs, reason in rows:
-        if runs is None:
-            print(f"| {side} | {storage} | {durability} | - | - | {reason} |")
+    print(
+        "| saver | storage | durability | invocations/s | StatehubSaver's speed over it "
+        "| bytes on disk | note |"
+    )
+    print("| --- | --- | --- | ---: | --- | ---: | --- |")
+    for side, (storage, durability, _) in SIDES.items():
+        if side in missing:
+            print(f"| {side} | {storage} | {durability} | - | | - | {missing[side]} |")
             continue
-        rate = statistics.median(run["rate"] for run in runs)
-        size = statistics.median(run["bytes"] for run in runs)
-        errors = {run["error"] for run in runs if run["error"]}
-        note = "; ".join(sorted(errors)) or f"{runs[0]['messages']} messages kept"
+        measured = runs[side]
+        rate = statistics.median(run["rate"] for run in measured)
+        size = statistics.median(run["bytes"] for run in measured)
+        errors = {run["error"] for run in measured if run["error"]}
+        note = "; ".join(sorted(errors)) or f"{measured[0]['messages']} messages kept"
         if errors:
-            note += f" (after {min(run['done'] for run in runs)} invocations)"
+            note += f" (after {min(run['done'] for run in measured)} invocations)"
         print(
-            f"| {side} | {storage} | {durability} | {rate:,.0f} | {size / 1e6:,.2f} MB | {note} |"
+            f"| {side} | {storage} | {durability} | {rate:,.0f} | {ratio(runs, side)} "
+            f"| {size / 1e6:,.2f} MB | {note} |"
         )
 
 
