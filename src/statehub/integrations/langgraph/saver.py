@@ -139,6 +139,7 @@ class StatehubSaver(BaseCheckpointSaver[str]):
         self._generation = 0
         self._known: OrderedDict[str, tuple[dict[str, Any], int]] = OrderedDict()
         self._early: dict[str, tuple[str, list[list[list[Any]]]]] = {}
+        self._stripes = [threading.Lock() for _ in range(64)]
         self._taken: set[str] = set()
         self._known_lock = threading.Lock()
 
@@ -397,7 +398,27 @@ class StatehubSaver(BaseCheckpointSaver[str]):
                 head_id=head["id"],
             )
 
+    def _lock_for(self, key: str) -> threading.Lock:
+        """The lock that orders this saver's writes to one thread namespace.
+
+        A put and the writes of the step before it would otherwise race for the
+        same head record and retry on each other's commits.
+        """
+        return self._stripes[hash(key) % len(self._stripes)]
+
     def _put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        conf = config["configurable"]
+        key = self.thread_key(str(conf["thread_id"]), conf.get("checkpoint_ns", ""))
+        with self._lock_for(key):
+            return self._put_locked(config, checkpoint, metadata, new_versions)
+
+    def _put_locked(
         self,
         config: RunnableConfig,
         checkpoint: Checkpoint,
@@ -540,6 +561,18 @@ class StatehubSaver(BaseCheckpointSaver[str]):
         raise ConflictError(key, version, version, f"gave up after {_RETRIES} attempts")
 
     def _put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str,
+    ) -> None:
+        conf = config["configurable"]
+        key = self.thread_key(conf["thread_id"], conf.get("checkpoint_ns", ""))
+        with self._lock_for(key):
+            self._put_writes_locked(config, writes, task_id, task_path)
+
+    def _put_writes_locked(
         self,
         config: RunnableConfig,
         writes: Sequence[tuple[str, Any]],
