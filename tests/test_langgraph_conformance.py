@@ -1,4 +1,4 @@
-"""LangGraph's own checkpointer conformance suite, on every statehub backend.
+"""LangGraph's own checkpointer conformance suite, on every statehub backend (and server).
 
 Every capability must be detected *and* passed: the report's level says FULL even
 when the extended capabilities are merely not detected, so each one is checked.
@@ -16,12 +16,14 @@ from langgraph.checkpoint.conformance.capabilities import ALL_CAPABILITIES
 
 import statehub
 from statehub.integrations.langgraph import StatehubSaver
-from tests.conftest import postgres_url
+from tests.conftest import postgres_url, remote_url, shared_server
 
-HUBS: dict[str, Callable[[Path], str]] = {
-    "memory": lambda tmp: "memory://",
-    "sqlite": lambda tmp: f"sqlite:///{tmp}/hub.db",
-    "postgres": lambda tmp: postgres_url(),
+HUBS: dict[str, Callable[[Path], statehub.Hub]] = {
+    "memory": lambda tmp: statehub.open("memory://"),
+    "sqlite": lambda tmp: statehub.open(f"sqlite:///{tmp}/hub.db"),
+    "postgres": lambda tmp: statehub.open(postgres_url()),
+    # a statehub server process, through the remote backend
+    "remote": lambda tmp: statehub.open(remote_url(), token=shared_server().admin_token),
 }
 
 
@@ -32,7 +34,7 @@ def test_langgraph_conformance_every_capability_detected_and_passed(
     hubs: list[statehub.Hub] = []
 
     async def factory() -> AsyncIterator[StatehubSaver]:
-        hub = statehub.open(HUBS[backend](tmp_path))
+        hub = HUBS[backend](tmp_path)
         hubs.append(hub)
         with StatehubSaver(hub) as saver:
             yield saver
