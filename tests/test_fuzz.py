@@ -37,6 +37,7 @@ from statehub.keys import validate_key, validate_prefix
 from statehub.merge import merge_patch
 from statehub.patch import apply_patch, make_patch, strictly_equal
 from statehub.testing.model import reference_merge_patch
+from tests.conftest import postgres_url
 
 FUZZ = settings(max_examples=200, deadline=None)
 
@@ -353,7 +354,7 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[bool, dict[str, An
 
 
 @pytest.mark.parametrize("history", [True, False], ids=["with-history", "state-only"])
-@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"])
 def test_mutated_export_imports_cleanly_or_raises_invalid_argument_and_writes_nothing(
     exports: dict[bool, dict[str, Any]],
     history: bool,
@@ -363,7 +364,7 @@ def test_mutated_export_imports_cleanly_or_raises_invalid_argument_and_writes_no
     original = exports[history]
 
     @settings(
-        max_examples=120 if backend == "memory" else 40,
+        max_examples={"memory": 120, "sqlite": 40, "postgres": 25}[backend],
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
@@ -372,7 +373,8 @@ def test_mutated_export_imports_cleanly_or_raises_invalid_argument_and_writes_no
         tmp = tmp_path_factory.mktemp("import")
         path = tmp / "mutated.json"
         path.write_text(json.dumps(document))  # json: ints past 64 bits too
-        url = "memory://" if backend == "memory" else f"sqlite:///{tmp}/hub.db"
+        urls = {"memory": "memory://", "sqlite": f"sqlite:///{tmp}/hub.db"}
+        url = urls[backend] if backend in urls else postgres_url()
         _assert_imports_cleanly_or_not_at_all(path, url)
 
     run()
