@@ -304,3 +304,29 @@ def test_parallel_tasks_writes_are_kept_with_their_checkpoint(hub: statehub.Hub)
             parent = by_id[child.parent_config["configurable"]["checkpoint_id"]]
             written = sorted(w[2][0] for w in parent.pending_writes or [] if w[1] == "log")
             assert written == sorted(f"b{n}" for n in range(width))
+
+
+def test_thread_conflict_names_the_thread_and_pickles() -> None:
+    import pickle
+
+    from statehub.integrations.langgraph import ThreadConflict
+
+    error = ThreadConflict(
+        "global/langgraph/t/=",
+        3,
+        4,
+        thread_id="t",
+        checkpoint_ns="",
+        parent_id="a",
+        head_id="b",
+    )
+    assert isinstance(error, statehub.ConflictError)
+    copy = pickle.loads(pickle.dumps(error))
+    assert str(copy) == str(error)
+    assert "thread 't'" in str(copy)
+    assert (copy.thread_id, copy.parent_id, copy.head_id, copy.key) == (
+        "t",
+        "a",
+        "b",
+        "global/langgraph/t/=",
+    )

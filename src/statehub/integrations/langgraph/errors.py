@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from statehub.errors import ConflictError
 
 __all__ = ["ThreadConflict"]
@@ -47,3 +49,17 @@ class ThreadConflict(ConflictError):
             f"but the thread's latest checkpoint is now {head_id!r}; nothing was written "
             "(reload the thread and run again)",
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by the fields (``args`` holds the message, not the arguments)."""
+        fields = {
+            "thread_id": self.thread_id,
+            "checkpoint_ns": self.checkpoint_ns,
+            "parent_id": self.parent_id,
+            "head_id": self.head_id,
+        }
+        return (_rebuild, (self.key, self.expected, self.actual, fields))
+
+
+def _rebuild(key: str, expected: int, actual: int, fields: dict[str, Any]) -> ThreadConflict:
+    return ThreadConflict(key, expected, actual, **fields)

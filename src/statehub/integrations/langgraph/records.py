@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from langgraph.checkpoint.base import WRITES_IDX_MAP
+from langgraph.checkpoint.base import WRITES_IDX_MAP, writes_sort_key
 
-__all__ = ["CARRIED", "merge_writes", "visible"]
+__all__ = ["CARRIED", "extra_fields", "merge_writes", "sorted_writes", "visible"]
 
 CARRIED = ("floor", "hidden")
 """Fields a new record inherits from the head it replaces."""
@@ -56,3 +56,8 @@ def visible(record: dict[str, Any], checkpoint_id: str) -> bool:
     if floor is not None and checkpoint_id < floor:
         return False
     return checkpoint_id not in (record.get("hidden") or ())
+
+
+def sorted_writes(writes: list[list[Any]]) -> list[list[Any]]:
+    """Writes in the order live execution applies them (LangGraph's ``writes_sort_key``)."""
+    return sorted(writes, key=lambda w: writes_sort_key(w[3], w[0], w[4]))

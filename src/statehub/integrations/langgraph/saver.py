@@ -39,22 +39,23 @@ from langgraph.checkpoint.base import (
     CheckpointMetadata,
     CheckpointTuple,
     DeltaChannelHistory,
-    PendingWrite,
     get_serializable_checkpoint_metadata,
-    writes_sort_key,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 import statehub
 from statehub.errors import ConflictError, InvalidArgument
 from statehub.hub import Agent, Hub
+from statehub.integrations.langgraph import maintenance
 from statehub.integrations.langgraph.channels import ChannelStore
+from statehub.integrations.langgraph.delta import delta_history
 from statehub.integrations.langgraph.errors import ThreadConflict
 from statehub.integrations.langgraph.naming import check_root, escape, joined, unescape
 from statehub.integrations.langgraph.records import (
     CARRIED,
     extra_fields,
     merge_writes,
+    sorted_writes,
     visible,
 )
 from statehub.integrations.langgraph.serialization import from_json, to_json
@@ -93,10 +94,6 @@ def _merge_side(state: Any, action: Any) -> Any:
 
 def _copy(value: Any) -> Any:
     return orjson.loads(orjson.dumps(value))
-
-
-def _sorted_writes(writes: list[list[Any]]) -> list[list[Any]]:
-    return sorted(writes, key=lambda w: writes_sort_key(w[3], w[0], w[4]))
 
 
 class StatehubSaver(BaseCheckpointSaver[str]):
@@ -281,7 +278,7 @@ class StatehubSaver(BaseCheckpointSaver[str]):
         checkpoint.update(from_json(self.serde, record.get("x") or {}))
         pending = [
             (w[0], w[1], from_json(self.serde, w[2]))
-            for w in _sorted_writes(self._writes_of(key, record))
+            for w in sorted_writes(self._writes_of(key, record))
         ]
 
         def config(checkpoint_id: str) -> RunnableConfig:
@@ -676,132 +673,6 @@ class StatehubSaver(BaseCheckpointSaver[str]):
                     _WAIT_FOR_PUT,
                 )
 
-    # -- deleting, copying, pruning ----------------------------------------------
-
-    def _delete_namespace(self, key: str) -> None:
-        doomed = [key, *(e.key for e in self.agent.entries(key + "/"))]
-        with self.agent.transaction() as tx:
-            for row in doomed:
-                tx.delete(row)
-        self._forget(key)
-
-    def _delete_thread(self, thread_id: str) -> None:
-        for key in self._namespace_keys(str(thread_id)):
-            self._delete_namespace(key)
-
-    def _rehead(
-        self, key: str, head: dict[str, Any], version: int, hidden: list[str], floor: str | None
-    ) -> None:
-        """Make the newest checkpoint still visible the head, or delete the namespace."""
-        marks = {"hidden": hidden, "floor": floor}
-        survivors = {
-            cid: record for cid, record in self._replay(key).items() if visible(marks, cid)
-        }
-        if not survivors:
-            self._delete_namespace(key)
-            return
-        newest = survivors[max(survivors)]
-        record = {**newest, "w": self._writes_of(key, newest), "hidden": hidden}
-        if floor is not None:
-            record["floor"] = floor
-        self.agent.put(key, record, expect_version=version, label=newest["id"])
-        self._forget(key)
-
-    def _delete_for_runs(self, run_ids: Sequence[str]) -> None:
-        runs = set(run_ids)
-        if not runs:
-            return
-        for key in self._namespace_keys(None):
-            head, version = self._head(key)
-            if head is None:
-                continue
-            doomed = [
-                cid
-                for cid, record in self._replay(key).items()
-                if visible(head, cid) and from_json(self.serde, record["m"]).get("run_id") in runs
-            ]
-            if doomed:
-                hidden = sorted({*(head.get("hidden") or ()), *doomed})
-                self._rehead(key, head, version, hidden, head.get("floor"))
-
-    def _copy_thread(self, source: str, target: str) -> None:
-        self._delete_thread(target)
-        for key in self._namespace_keys(str(source)):
-            head, _ = self._head(key)
-            if head is None:
-                continue
-            namespace = self._ids(key)[1]
-            target_key = self.thread_key(target, namespace)
-            rows = {e.key: e.value for e in self.agent.entries(key + "/")}
-            with self.agent.transaction() as tx:
-                for row_key, row in rows.items():
-                    tx.put(target_key + row_key[len(key) :], row)
-            records = self._replay(key)
-            for checkpoint_id in sorted(records):
-                if not visible(head, checkpoint_id):
-                    continue
-                record = {k: v for k, v in records[checkpoint_id].items() if k not in CARRIED}
-                self.agent.put(target_key, record, label=checkpoint_id)
-            self._forget(target_key)
-
-    def _prune(self, thread_ids: Sequence[str], strategy: str) -> None:
-        if strategy not in ("keep_latest", "delete"):
-            raise InvalidArgument(f"strategy must be 'keep_latest' or 'delete', not {strategy!r}")
-        for thread_id in thread_ids:
-            if strategy == "delete":
-                self._delete_thread(thread_id)
-                continue
-            for key in self._namespace_keys(str(thread_id)):
-                head, version = self._head(key)
-                if head is not None and head.get("floor") != head["id"]:
-                    record = {**head, "floor": head["id"], "hidden": []}
-                    self.agent.put(key, record, expect_version=version, label=head["id"])
-                    self._forget(key)
-
-    def _delta_history(
-        self, config: RunnableConfig, channels: Sequence[str]
-    ) -> Mapping[str, DeltaChannelHistory]:
-        if not channels:
-            return {}
-        conf = config["configurable"]
-        key = self.thread_key(conf["thread_id"], conf.get("checkpoint_ns", ""))
-        target, head = self._record(key, conf.get("checkpoint_id"))
-        collected: dict[str, list[PendingWrite]] = {c: [] for c in channels}
-        seeds: dict[str, Any] = {}
-        remaining = set(channels)
-        records: dict[str, dict[str, Any]] | None = None
-        parent = target["p"] if target else None
-        while parent is not None and remaining:
-            if head is not None and parent == head["id"]:
-                record = head
-            else:
-                records = self._replay(key) if records is None else records
-                record = records.get(parent)
-                if record is None or not visible(head, parent):
-                    break
-            for write in reversed(_sorted_writes(self._writes_of(key, record))):
-                if write[1] in remaining:
-                    collected[write[1]].append(
-                        (write[0], write[1], from_json(self.serde, write[2]))
-                    )
-            stored = set(record["in"]) | set(record["ex"])
-            for channel in [c for c in remaining if c in stored]:
-                if channel in record["in"]:
-                    seeds[channel] = from_json(self.serde, record["in"][channel])
-                else:
-                    seeds[channel] = self._channels.load(
-                        self.agent, key, channel, record["cv"][channel]
-                    )
-                remaining.discard(channel)
-            parent = record["p"]
-        result: dict[str, DeltaChannelHistory] = {}
-        for channel in channels:
-            entry: DeltaChannelHistory = {"writes": list(reversed(collected[channel]))}
-            if channel in seeds:
-                entry["seed"] = seeds[channel]
-            result[channel] = entry
-        return result
-
     # -- LangGraph's interface, sync ---------------------------------------------
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
@@ -845,25 +716,25 @@ class StatehubSaver(BaseCheckpointSaver[str]):
 
     def delete_thread(self, thread_id: str) -> None:
         """Delete every checkpoint and write of a thread (statehub's history keeps them)."""
-        self._workers.run(self._delete_thread, thread_id)
+        self._workers.run(maintenance.delete_thread, self, thread_id)
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
         """Delete the checkpoints (and their writes) made by the given runs."""
-        self._workers.run(self._delete_for_runs, run_ids)
+        self._workers.run(maintenance.delete_for_runs, self, run_ids)
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Copy every checkpoint and write of a thread into another (replacing it)."""
-        self._workers.run(self._copy_thread, source_thread_id, target_thread_id)
+        self._workers.run(maintenance.copy_thread, self, source_thread_id, target_thread_id)
 
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """Keep only each namespace's latest checkpoint (``"keep_latest"``), or none."""
-        self._workers.run(self._prune, thread_ids, strategy)
+        self._workers.run(maintenance.prune, self, thread_ids, strategy)
 
     def get_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
         """Per channel, the writes on the parent chain back to a stored value (its seed)."""
-        return self._workers.run(self._delta_history, config, channels)
+        return self._workers.run(delta_history, self, config, channels)
 
     # -- LangGraph's interface, async --------------------------------------------
 
@@ -908,22 +779,22 @@ class StatehubSaver(BaseCheckpointSaver[str]):
 
     async def adelete_thread(self, thread_id: str) -> None:
         """Async :meth:`delete_thread`."""
-        await self._workers.arun(self._delete_thread, thread_id)
+        await self._workers.arun(maintenance.delete_thread, self, thread_id)
 
     async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
         """Async :meth:`delete_for_runs`."""
-        await self._workers.arun(self._delete_for_runs, run_ids)
+        await self._workers.arun(maintenance.delete_for_runs, self, run_ids)
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Async :meth:`copy_thread`."""
-        await self._workers.arun(self._copy_thread, source_thread_id, target_thread_id)
+        await self._workers.arun(maintenance.copy_thread, self, source_thread_id, target_thread_id)
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """Async :meth:`prune`."""
-        await self._workers.arun(self._prune, thread_ids, strategy)
+        await self._workers.arun(maintenance.prune, self, thread_ids, strategy)
 
     async def aget_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
         """Async :meth:`get_delta_channel_history`."""
-        return await self._workers.arun(self._delta_history, config, channels)
+        return await self._workers.arun(delta_history, self, config, channels)
