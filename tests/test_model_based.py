@@ -449,12 +449,8 @@ def test_backend_behaves_like_the_reference_model(backend: str) -> None:
 # --------------------------------------------------------------------------- what the model found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known inconsistency: update() clears a TTL when it commits optimistically (as "
-    "a put) but keeps it once it applies fn inside the commit (as a dispatch, after "
-    "OPTIMISTIC_UPDATES conflicts); the model had to pick one (it clears)",
-)
+# Found by the model: update() cleared a TTL on its optimistic path (a put) but kept
+# it on its in-commit path (a dispatch); it keeps it on both now.
 def test_update_treats_a_ttl_the_same_on_both_of_its_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     with statehub.open("memory://") as hub:
         agent = hub.agent("a1")

@@ -550,7 +550,7 @@ class Agent:
                 return self._update_in_commit(key, fn, default, label)
             current = self.entry(key)
             value = fn(default if current is None else current.value)
-            op = self._writes.put(key, value, None, label, None, "update")
+            op = self._writes.replace(key, value, label)
             # Compare the revision that last changed the key, not just its version: a
             # key deleted and created again since the read is back at version 1 (ABA).
             version, revision = (

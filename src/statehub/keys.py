@@ -129,8 +129,8 @@ def validate_prefix(prefix: object) -> str:
         raise InvalidKey(prefix, "a prefix holds only key characters and '/'")
     segments = prefix.split("/")
     _check_segments(prefix, segments[:-1])
-    if segments[-1] in (".", ".."):
-        raise InvalidKey(prefix, f"segment {segments[-1]!r} is not allowed")
+    # The last segment may be partial: "." starts ".hidden", a valid segment; a prefix
+    # matches by string, so it can never climb out of its scope.
     return prefix
 
 

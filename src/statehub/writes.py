@@ -156,6 +156,22 @@ class Writes:
             ttl=check_ttl(ttl),
         )
 
+    def replace(self, key: str, value: Any, label: str | None) -> Op:
+        """The op of ``update``'s optimistic attempt: ``value``, keeping the key's expiry.
+
+        A ``replace`` dispatch rather than a put, so that ``update`` treats a TTL as
+        ``merge`` and ``dispatch`` do, whichever of its two paths it takes.
+        """
+        operand = decode(encode(key, value, self.hub.max_value_bytes))  # InvalidValue now
+        return Op(
+            DISPATCH,
+            self.key(key),
+            operand=operand,
+            reducer=BUILTINS["replace"],
+            label=check_label(label),
+            logged_as="update",
+        )
+
     def delete(self, key: str, label: str | None) -> Op:
         """The op of ``agent.delete``."""
         return Op(DELETE, self.key(key), label=check_label(label))

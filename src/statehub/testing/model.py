@@ -212,10 +212,10 @@ class ReferenceHub:
         return self._commit(agent, [(key, "dispatch", True, new, None)])
 
     def update(self, agent: str, key: str, fn: Callable[[Any], Any]) -> int:
-        """``fn`` of the current value, written as a put (so the expiry is cleared)."""
+        """``fn`` of the current value, keeping the key's expiry (like merge and dispatch)."""
         entry = self._current(key)
         new = fn(None if entry is None else copy.deepcopy(entry.value))
-        return self._commit(agent, [(key, "update", True, new, False)])
+        return self._commit(agent, [(key, "update", True, new, None)])
 
     def delete(self, agent: str, key: str, *, expect_version: int | None = None) -> int | None:
         """Remove ``key``; ``None`` (no commit) if it is absent."""
