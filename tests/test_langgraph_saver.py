@@ -20,7 +20,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 import statehub
 from statehub.errors import InvalidKey
-from statehub.integrations.langgraph import StatehubSaver
+from statehub.integrations.langgraph import StatehubSaver, StatehubStore
 from statehub.integrations.langgraph.naming import escape, unescape
 from tests.conftest import postgres_url
 
@@ -330,3 +330,22 @@ def test_thread_conflict_names_the_thread_and_pickles() -> None:
         "b",
         "global/langgraph/t/=",
     )
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        ({"root": "global"}, statehub.InvalidArgument, "root must hold a scope and a name"),
+        ({"root": "nowhere/x"}, InvalidKey, "first segment"),
+        ({"agent": "no agent"}, InvalidKey, "agent name"),
+        ({"workers": 0}, statehub.InvalidArgument, "workers must be a positive int"),
+    ],
+)
+def test_bad_options_are_refused_before_anything_opens(
+    options: dict[str, Any], error: type[Exception], match: str, tmp_path: Path
+) -> None:
+    with pytest.raises(error, match=match):
+        StatehubSaver(f"sqlite:///{tmp_path}/hub.db", **options)
+    with pytest.raises(error, match=match):
+        StatehubStore(f"sqlite:///{tmp_path}/hub.db", **options)
+    assert not (tmp_path / "hub.db").exists()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 
 from statehub.errors import InvalidArgument, InvalidKey
-from statehub.keys import MAX_KEY_LENGTH, validate_prefix
+from statehub.keys import MAX_KEY_LENGTH, validate_key
 
 __all__ = ["check_root", "escape", "joined", "unescape"]
 
@@ -62,13 +62,18 @@ def unescape(segment: str) -> str:
 
 
 def check_root(root: str) -> str:
-    """``root`` without a trailing ``/`` if it can start keys (``global/langgraph``)."""
-    root = validate_prefix(root).rstrip("/")
+    """``root`` without a trailing ``/`` if it can start keys (``global/langgraph``).
+
+    It must be a key itself: a scope and at least one more segment.
+    """
+    if not isinstance(root, str):
+        raise InvalidArgument(f"root must be a str, not {type(root).__name__}")
+    root = root.rstrip("/")
     if root.count("/") < 1:
         raise InvalidArgument(
             f"root must hold a scope and a name, e.g. 'global/langgraph', not {root!r}"
         )
-    return root
+    return validate_key(root)
 
 
 def joined(root: str, *parts: str, what: str) -> str:

@@ -3,7 +3,7 @@
 Each thread namespace is one key, ``<root>/<thread>/<namespace>``, whose value is the
 thread's latest checkpoint (see :mod:`.records`); every put replaces it with a
 compare on the version the run started from, so the key's statehub history *is*
-the chain of checkpoints, one small JSON Patch per step, and a second run writing
+the chain of checkpoints, one change per checkpoint, and a second run writing
 the thread at the same time gets :class:`ThreadConflict` instead of a silent fork.
 Large channel values are stored once per version, a growing list as its new tail
 (see :mod:`.channels`). Every hub call runs on the saver's own small thread pool
@@ -44,7 +44,7 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 import statehub
-from statehub.errors import ConflictError, InvalidArgument
+from statehub.errors import ConflictError
 from statehub.hub import Agent, Hub
 from statehub.integrations.langgraph import maintenance
 from statehub.integrations.langgraph.channels import ChannelStore
@@ -59,7 +59,8 @@ from statehub.integrations.langgraph.records import (
     visible,
 )
 from statehub.integrations.langgraph.serialization import from_json, to_json
-from statehub.integrations.langgraph.workers import Workers, default_workers
+from statehub.integrations.langgraph.workers import Workers, check_workers, default_workers
+from statehub.keys import validate_agent_name
 from statehub.patch import apply_patch
 
 __all__ = ["BRANCH_MARK", "DEFAULT_ROOT", "StatehubSaver"]
@@ -121,16 +122,13 @@ class StatehubSaver(BaseCheckpointSaver[str]):
         workers: int | None = None,
     ) -> None:
         super().__init__(serde=serde)
+        self.root = check_root(root)
+        validate_agent_name(agent)
+        check_workers(workers)
         self._owns_hub = isinstance(hub, str)
         self.hub = statehub.open(hub) if isinstance(hub, str) else hub
-        workers = default_workers(self.hub) if workers is None else workers
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            if self._owns_hub:
-                self.hub.close()
-            raise InvalidArgument(f"workers must be a positive int, not {workers!r}")
-        self.root = check_root(root)
         self.agent: Agent = self.hub.agent(agent)
-        self._workers = Workers(workers, "statehub-langgraph")
+        self._workers = Workers(workers or default_workers(self.hub), "statehub-langgraph")
         self._channels = ChannelStore(self.serde)
         self._head_moved = threading.Condition()
         self._generation = 0

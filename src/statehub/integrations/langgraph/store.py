@@ -42,7 +42,8 @@ from statehub.hub import Agent, Hub
 from statehub.integrations.langgraph.filters import matches, namespace_matches
 from statehub.integrations.langgraph.naming import check_root, escape, joined
 from statehub.integrations.langgraph.serialization import from_json, to_json
-from statehub.integrations.langgraph.workers import Workers, default_workers
+from statehub.integrations.langgraph.workers import Workers, check_workers, default_workers
+from statehub.keys import validate_agent_name
 
 __all__ = ["DEFAULT_STORE_ROOT", "StatehubStore"]
 
@@ -78,14 +79,15 @@ class StatehubStore(BaseStore):
         ttl: TTLConfig | None = None,
         workers: int | None = None,
     ) -> None:
+        self.root = check_root(root)
+        validate_agent_name(agent)
+        check_workers(workers)
         self._owns_hub = isinstance(hub, str)
         self.hub = statehub.open(hub) if isinstance(hub, str) else hub
-        workers = default_workers(self.hub) if workers is None else workers
         self.agent: Agent = self.hub.agent(agent)
-        self.root = check_root(root)
         self.ttl_config = ttl
         self._serde = JsonPlusSerializer()
-        self._workers = Workers(workers, "statehub-langgraph-store")
+        self._workers = Workers(workers or default_workers(self.hub), "statehub-langgraph-store")
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> StatehubStore:

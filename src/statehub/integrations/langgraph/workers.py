@@ -15,12 +15,21 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
+from statehub.errors import InvalidArgument
 from statehub.hub import Hub
 
-__all__ = ["Workers", "default_workers"]
+__all__ = ["Workers", "check_workers", "default_workers"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+def check_workers(workers: object) -> None:
+    """Refuse a pool size that is not ``None`` or a positive ``int``."""
+    if workers is None:
+        return
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise InvalidArgument(f"workers must be a positive int, not {workers!r}")
 
 
 def default_workers(hub: Hub) -> int:
