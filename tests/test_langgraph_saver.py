@@ -349,3 +349,19 @@ def test_bad_options_are_refused_before_anything_opens(
     with pytest.raises(error, match=match):
         StatehubStore(f"sqlite:///{tmp_path}/hub.db", **options)
     assert not (tmp_path / "hub.db").exists()
+
+
+def test_a_restarted_saver_keeps_storing_tails(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/hub.db"
+    with StatehubSaver.from_url(url) as saver:
+        app = log_graph(saver)
+        for _ in range(10):
+            app.invoke({"log": ["x" * 300]}, thread("t"))
+    with StatehubSaver.from_url(url) as fresh:
+        app = log_graph(fresh)
+        app.invoke({"log": ["y" * 300]}, thread("t"))
+        prefix = fresh.thread_key("t") + "/v/log/"
+        rows = fresh.agent.scan(prefix)
+        last_two = [rows[key] for key in sorted(rows)[-2:]]
+        assert [row.get("t") for row in last_two] == [["y" * 300], ["step 21"]]
+        assert len(app.get_state(thread("t")).values["log"]) == 22

@@ -35,6 +35,9 @@ INLINE_LIMIT = 256
 
 _CACHED_CHANNELS = 256
 
+_LISTING = "\x00listing"
+"""Marks a memo shared by a listing: its old versions are not worth caching."""
+
 
 @dataclass(slots=True)
 class _Latest:
@@ -145,7 +148,10 @@ class ChannelStore:
         cached = self._cached(thread_key, channel)
         if cached is not None and cached.version == vtext:
             return list(cached.value)
-        memo = {} if memo is None else memo
+        if memo is None:
+            memo = {}
+        elif _LISTING not in memo:
+            memo[_LISTING] = True
         prefix = self.channel_prefix(thread_key, channel)
         rows = memo.get(prefix)
         if rows is None:
@@ -171,4 +177,11 @@ class ChannelStore:
             else:
                 value = from_json(self.serde, row["f"])
             memo[prefix + name] = value
-        return list(value) if type(value) is list else value
+        if type(value) is not list:
+            return value
+        if not memo.get(_LISTING):
+            # The next append extends this version; its size starts a new budget
+            # for the tails (a cold read: encoding it once is affordable).
+            size = len(orjson.dumps(to_json(self.serde, value)))
+            self._remember(thread_key, channel, _Latest(vtext, list(value), size, 0))
+        return list(value)
