@@ -4,7 +4,9 @@ Times are ISO 8601 in UTC with milliseconds (``2026-11-27T23:59:01.123+00:00``),
 next to the same time in seconds since the epoch under the HTTP API's name
 (``updated_at`` and ``updated_ts``), so every document carries the members the
 HTTP API's has for the same thing. Absent values are ``null``, never missing
-members, so scripts can rely on the keys.
+members, so scripts can rely on the keys. Entries, changes, checkpoints and diffs
+are the HTTP API's documents (:mod:`statehub.documents`) with those ISO times added;
+``--json`` prints keys sorted, so the order of the members here does not show.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from statehub.diff import Diff
+from statehub.documents import change_json, checkpoint_json, diff_json, entry_json
 from statehub.locks import LockState
 from statehub.mailbox import Message
 from statehub.model import Change, Checkpoint, Entry
@@ -38,64 +41,30 @@ def iso(timestamp: float | None) -> str | None:
 
 
 def entry_document(entry: Entry) -> dict[str, Any]:
-    """A key's entry: key, value and metadata."""
+    """A key's entry: the API's (:func:`~statehub.documents.entry_json`) with ISO times."""
     return {
-        "key": entry.key,
-        "value": entry.value,
-        "version": entry.version,
-        "created_rev": entry.created_rev,
-        "modified_rev": entry.modified_rev,
-        "updated_by": entry.updated_by,
+        **entry_json(entry),
         "updated_at": iso(entry.updated_ts),
-        "updated_ts": entry.updated_ts,
         "expires_at": iso(entry.expires_ts),
-        "expires_ts": entry.expires_ts,
-        "owner": entry.owner,
     }
 
 
 def change_document(change: Change) -> dict[str, Any]:
-    """One row of the audit log."""
-    return {
-        "revision": change.revision,
-        "key": change.key,
-        "op": change.op,
-        "agent": change.agent,
-        "time": iso(change.timestamp),
-        "timestamp": change.timestamp,
-        "label": change.label,
-        "prev_version": change.prev_version,
-        "version": change.version,
-        "patch": change.patch,
-        "cause": change.cause,
-    }
+    """One row of the audit log: the API's with its ``time`` in ISO 8601."""
+    return {**change_json(change), "time": iso(change.timestamp)}
 
 
 def checkpoint_document(checkpoint: Checkpoint) -> dict[str, Any]:
-    """A checkpoint: name, revision, agent, time."""
-    return {
-        "name": checkpoint.name,
-        "revision": checkpoint.revision,
-        "agent": checkpoint.agent,
-        "time": iso(checkpoint.timestamp),
-        "timestamp": checkpoint.timestamp,
-    }
+    """A checkpoint: the API's (name, revision, agent, timestamp) with its ``time``."""
+    return {**checkpoint_json(checkpoint), "time": iso(checkpoint.timestamp)}
 
 
 def diff_document(diff: Diff) -> dict[str, Any]:
-    """A diff: the two revisions, the keys added, removed and changed, and its text lines."""
-    return {
-        "a": diff.a,
-        "b": diff.b,
-        "prefix": diff.prefix,
-        "added": diff.added,
-        "removed": diff.removed,
-        "changed": {
-            key: {"old": change.old, "new": change.new, "patch": change.patch}
-            for key, change in diff.changed.items()
-        },
-        "lines": diff.render(),
-    }
+    """A diff: the two revisions, the keys added, removed and changed, and its text lines.
+
+    The API's document as it is (it has no times).
+    """
+    return diff_json(diff)
 
 
 def lock_document(lock: LockState) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from statehub.documents import entry_json
 from statehub.errors import InvalidArgument
 from statehub.server.auth import CallerDep
 from statehub.server.errors import ERROR_RESPONSES, ApiError
@@ -21,7 +22,6 @@ from statehub.server.wire import (
     BodyDep,
     EntryModel,
     Strict,
-    entry_json,
     json_response,
     parse_at,
 )

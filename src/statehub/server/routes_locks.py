@@ -13,13 +13,14 @@ from fastapi import APIRouter, Header
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from statehub.documents import lease_json, lock_json
 from statehub.keys import is_visible
 from statehub.lease import Lease
 from statehub.server.auth import Caller, CallerDep
 from statehub.server.errors import ERROR_RESPONSES
 from statehub.server.routes_keys import FENCE_HEADER
 from statehub.server.routes_time import check_wait
-from statehub.server.wire import LeaseModel, Strict, json_response, lease_json, lock_json
+from statehub.server.wire import LeaseModel, Strict, json_response
 from statehub.writes import checked_key
 
 __all__ = ["router"]

@@ -11,11 +11,12 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from statehub.documents import message_json
 from statehub.mailbox import DEFAULT_RECEIVE_LIMIT, DEFAULT_VISIBILITY_TIMEOUT, Message
 from statehub.server.auth import CallerDep
 from statehub.server.errors import ERROR_RESPONSES
 from statehub.server.routes_time import check_wait
-from statehub.server.wire import MessagesModel, Strict, json_response, message_json
+from statehub.server.wire import MessagesModel, Strict, json_response
 
 __all__ = ["router"]
 

@@ -14,9 +14,10 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from statehub.documents import task_json
 from statehub.server.auth import CallerDep
 from statehub.server.errors import ERROR_RESPONSES, ApiError
-from statehub.server.wire import Strict, TaskModel, json_response, task_json
+from statehub.server.wire import Strict, TaskModel, json_response
 from statehub.tasks import DEFAULT_LEASE, Task
 
 __all__ = ["router"]

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from statehub.arguments import check_seconds
+from statehub.documents import change_json, checkpoint_json, diff_json
 from statehub.errors import InvalidArgument
 from statehub.server.auth import Caller, CallerDep
 from statehub.server.errors import ERROR_RESPONSES, ApiError
@@ -19,9 +20,6 @@ from statehub.server.wire import (
     CheckpointModel,
     DiffModel,
     Strict,
-    change_json,
-    checkpoint_json,
-    diff_json,
     json_response,
     revision_of,
 )

@@ -26,6 +26,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from statehub import timetravel
+from statehub.documents import change_json
 from statehub.errors import InvalidArgument
 from statehub.hub import Hub
 from statehub.model import Change
@@ -33,7 +34,6 @@ from statehub.server.auth import Caller, CallerDep, identify
 from statehub.server.errors import ERROR_RESPONSES, ApiError
 from statehub.server.hubs import HubRegistry
 from statehub.server.notifier import HeadNotifier
-from statehub.server.wire import change_json
 
 __all__ = ["STEP", "WATCH_THREADS", "head_notifier", "router"]
 

@@ -36,12 +36,13 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 from statehub.codec import decode
+from statehub.documents import change_json
 from statehub.errors import InvalidArgument
 from statehub.mailbox import INBOX_SCOPE
 from statehub.model import Change
 from statehub.server.auth import Caller, CallerDep
 from statehub.server.errors import ERROR_RESPONSES
-from statehub.server.wire import ChangeModel, change_json, json_response
+from statehub.server.wire import ChangeModel, json_response
 
 __all__ = [
     "CONTENT_SECURITY_POLICY",

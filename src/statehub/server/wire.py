@@ -1,14 +1,14 @@
 """What goes over the wire: JSON bodies in, statehub objects out, and their schemas.
 
 The response models document the API (``/openapi.json``); routes build the JSON
-themselves with orjson (:func:`json_response`), so what is documented is checked by
+themselves (the plain documents of :mod:`statehub.documents`, re-exported here) and
+send it with orjson (:func:`json_response`), so what is documented is checked by
 the schemathesis test, not by validating every response at run time.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
 from typing import Annotated, Any
 
 import orjson
@@ -16,13 +16,17 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
-from statehub.diff import Diff
+from statehub.documents import (
+    change_json,
+    checkpoint_json,
+    diff_json,
+    entry_json,
+    lease_json,
+    message_json,
+    task_json,
+)
 from statehub.errors import InvalidArgument
-from statehub.locks import LockState
-from statehub.mailbox import Message
-from statehub.model import Change, Checkpoint, Entry
 from statehub.server.errors import ApiError
-from statehub.tasks import Task
 
 __all__ = [
     "JSON_BODY",
@@ -109,21 +113,6 @@ class EntryModel(BaseModel):
     owner: str | None
 
 
-def entry_json(entry: Entry) -> dict[str, Any]:
-    """An entry as JSON (see :class:`EntryModel`)."""
-    return {
-        "key": entry.key,
-        "value": entry.value,
-        "version": entry.version,
-        "created_rev": entry.created_rev,
-        "modified_rev": entry.modified_rev,
-        "updated_by": entry.updated_by,
-        "updated_ts": entry.updated_ts,
-        "expires_ts": entry.expires_ts,
-        "owner": entry.owner,
-    }
-
-
 class ChangeModel(BaseModel):
     """One row of the audit log."""
 
@@ -145,11 +134,6 @@ class ChangesModel(BaseModel):
     changes: list[ChangeModel]
 
 
-def change_json(change: Change) -> dict[str, Any]:
-    """A change as JSON (see :class:`ChangeModel`)."""
-    return asdict(change)
-
-
 class CheckpointModel(BaseModel):
     """A name for a revision."""
 
@@ -157,11 +141,6 @@ class CheckpointModel(BaseModel):
     revision: int
     agent: str
     timestamp: float
-
-
-def checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
-    """A checkpoint as JSON."""
-    return asdict(checkpoint)
 
 
 class KeyChangeModel(BaseModel):
@@ -184,23 +163,6 @@ class DiffModel(BaseModel):
     lines: list[str]
 
 
-def diff_json(diff: Diff) -> dict[str, Any]:
-    """A diff as JSON, with its rendering for people as ``lines``."""
-    changed = {
-        key: {"old": change.old, "new": change.new, "patch": change.patch}
-        for key, change in diff.changed.items()
-    }
-    return {
-        "a": diff.a,
-        "b": diff.b,
-        "prefix": diff.prefix,
-        "added": diff.added,
-        "removed": diff.removed,
-        "changed": changed,
-        "lines": diff.render(),
-    }
-
-
 class LeaseModel(BaseModel):
     """A lock held: its key, holder, fencing token and expiry."""
 
@@ -208,16 +170,6 @@ class LeaseModel(BaseModel):
     holder: str
     fence: int
     expires_ts: float
-
-
-def lease_json(key: str, holder: str, fence: int, expires_ts: float) -> dict[str, Any]:
-    """A lease (or a lock as listed) as JSON."""
-    return {"key": key, "holder": holder, "fence": fence, "expires_ts": expires_ts}
-
-
-def lock_json(lock: LockState) -> dict[str, Any]:
-    """A held lock as JSON."""
-    return lease_json(lock.key, lock.holder, lock.fence, lock.expires_ts)
 
 
 class MessageModel(BaseModel):
@@ -237,20 +189,6 @@ class MessagesModel(BaseModel):
     """A list of messages."""
 
     messages: list[MessageModel]
-
-
-def message_json(message: Message) -> dict[str, Any]:
-    """A message as JSON (its time as ``sent_ts``, seconds since the epoch)."""
-    return {
-        "id": message.id,
-        "sender": message.sender,
-        "recipient": message.recipient,
-        "body": message.body,
-        "sent_ts": message.sent_at.timestamp(),
-        "deliveries": message.deliveries,
-        "kind": message.kind,
-        "revision": message.revision,
-    }
 
 
 class TaskModel(BaseModel):
@@ -274,8 +212,3 @@ class TaskModel(BaseModel):
     modified_rev: int
     updated_by: str
     updated_ts: float
-
-
-def task_json(task: Task) -> dict[str, Any]:
-    """A task as JSON (see :class:`TaskModel`)."""
-    return {name: getattr(task, name) for name in TaskModel.model_fields}
