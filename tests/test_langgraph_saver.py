@@ -365,3 +365,46 @@ def test_a_restarted_saver_keeps_storing_tails(tmp_path: Path) -> None:
         last_two = [rows[key] for key in sorted(rows)[-2:]]
         assert [row.get("t") for row in last_two] == [["y" * 300], ["step 21"]]
         assert len(app.get_state(thread("t")).values["log"]) == 22
+
+
+def test_the_run_that_lost_a_race_can_run_again(hub: statehub.Hub) -> None:
+    import threading
+
+    from statehub.integrations.langgraph import ThreadConflict
+
+    savers = [StatehubSaver(hub, agent=name) for name in ("one", "two")]
+    first = log_graph(savers[0])
+    for _ in range(5):  # long enough for its list to live in rows
+        first.invoke({"log": ["x" * 300]}, thread("t"))
+    barrier = threading.Barrier(2)
+    outcomes: dict[int, str] = {}
+    for saver in savers:
+        loaded = saver._get_tuple
+
+        def get_then_wait(config: RunnableConfig, loaded: Any = loaded) -> Any:
+            found = loaded(config)
+            barrier.wait(timeout=10)
+            return found
+
+        saver._get_tuple = get_then_wait  # type: ignore[method-assign]
+
+    def run(n: int) -> None:
+        try:
+            log_graph(savers[n]).invoke({"log": [f"run {n}" * 100]}, thread("t"))
+            outcomes[n] = "ok"
+        except ThreadConflict:
+            outcomes[n] = "conflict"
+
+    runs = [threading.Thread(target=run, args=(n,)) for n in (0, 1)]
+    for worker in runs:
+        worker.start()
+    for worker in runs:
+        worker.join()
+    assert sorted(outcomes.values()) == ["conflict", "ok"]
+    loser = savers[next(n for n, outcome in outcomes.items() if outcome == "conflict")]
+    loser._get_tuple = StatehubSaver._get_tuple.__get__(loser)  # type: ignore[method-assign]
+    app = log_graph(loser)
+    app.invoke({"log": ["again"]}, thread("t"))
+    assert len(app.get_state(thread("t")).values["log"]) == 14
+    for saver in savers:
+        saver.close()

@@ -51,11 +51,17 @@ class _Latest:
 
 @dataclass(slots=True)
 class Stored:
-    """How one channel of a checkpoint is stored: inline JSON, or rows to write."""
+    """How one channel of a checkpoint is stored: inline JSON, or rows to write.
+
+    ``alias`` names an earlier stored version with the very same value: the new
+    version then needs no row (LangGraph bumps a list's version when a step adds
+    nothing to it).
+    """
 
     inline: Any
     is_inline: bool
     rows: dict[str, Any]
+    alias: str | None = None
 
 
 def version_text(version: Any) -> str:
@@ -109,6 +115,8 @@ class ChannelStore:
         if cached is not None and cached.version == vtext:
             return Stored(None, False, {})  # this very version is stored already
         if type(value) is list and cached is not None and _starts_with(value, cached.value):
+            if len(value) == len(cached.value):
+                return Stored(None, False, {}, alias=cached.version)
             tail = to_json(self.serde, value[len(cached.value) :])
             size = len(orjson.dumps(tail))
             if cached.since_full + size <= cached.full_size:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import DeltaChannelHistory, PendingWrite
 
-from statehub.integrations.langgraph.records import sorted_writes, visible
+from statehub.integrations.langgraph.records import sorted_writes, stored_version, visible
 from statehub.integrations.langgraph.serialization import from_json
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def delta_history(
                 seeds[channel] = from_json(saver.serde, record["in"][channel])
             else:
                 seeds[channel] = saver._channels.load(
-                    saver.agent, key, channel, record["cv"][channel]
+                    saver.agent, key, channel, stored_version(record, channel)
                 )
             remaining.discard(channel)
         parent = record["p"]

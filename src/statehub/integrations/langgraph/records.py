@@ -7,6 +7,7 @@ key is the thread's chain of checkpoints (one small JSON Patch per step)::
     {"id": ..., "ts": ..., "v": 1, "p": parent id or null,
      "cv": channel_versions, "vs": versions_seen, "x": {other checkpoint fields},
      "m": metadata, "in": {channel: value kept inline}, "ex": [channels in rows],
+     "al": {channel: stored version} for a version equal to an earlier stored one,
      "w": [[task_id, channel, value, task_path, idx], ...],
      "floor": oldest visible id (after prune), "hidden": [ids deleted by run]}
 """
@@ -17,7 +18,14 @@ from typing import Any
 
 from langgraph.checkpoint.base import WRITES_IDX_MAP, writes_sort_key
 
-__all__ = ["CARRIED", "extra_fields", "merge_writes", "sorted_writes", "visible"]
+__all__ = [
+    "CARRIED",
+    "extra_fields",
+    "merge_writes",
+    "sorted_writes",
+    "stored_version",
+    "visible",
+]
 
 CARRIED = ("floor", "hidden")
 """Fields a new record inherits from the head it replaces."""
@@ -61,3 +69,8 @@ def visible(record: dict[str, Any], checkpoint_id: str) -> bool:
 def sorted_writes(writes: list[list[Any]]) -> list[list[Any]]:
     """Writes in the order live execution applies them (LangGraph's ``writes_sort_key``)."""
     return sorted(writes, key=lambda w: writes_sort_key(w[3], w[0], w[4]))
+
+
+def stored_version(record: dict[str, Any], channel: str) -> Any:
+    """The version whose row holds ``channel``'s value in ``record`` (see ``"al"``)."""
+    return record.get("al", {}).get(channel, record["cv"][channel])

@@ -56,6 +56,7 @@ from statehub.integrations.langgraph.records import (
     extra_fields,
     merge_writes,
     sorted_writes,
+    stored_version,
     visible,
 )
 from statehub.integrations.langgraph.serialization import from_json, to_json
@@ -263,7 +264,7 @@ class StatehubSaver(BaseCheckpointSaver[str]):
         thread_id, namespace = self._ids(key)
         values = {ch: from_json(self.serde, v) for ch, v in record["in"].items()}
         for channel in record["ex"]:
-            version = record["cv"][channel]
+            version = stored_version(record, channel)
             values[channel] = self._channels.load(self.agent, key, channel, version, memo)
         checkpoint: dict[str, Any] = {
             "v": record["v"],
@@ -436,6 +437,7 @@ class StatehubSaver(BaseCheckpointSaver[str]):
         head_versions = head["cv"] if head else {}
         inline: dict[str, Any] = {}
         external: list[str] = []
+        aliases: dict[str, str] = {}
         rows: dict[str, Any] = {}
         for channel, value in checkpoint["channel_values"].items():
             channel_version = versions.get(channel)
@@ -449,6 +451,8 @@ class StatehubSaver(BaseCheckpointSaver[str]):
                     continue
                 if channel in head["ex"]:
                     external.append(channel)
+                    if channel in head.get("al", {}):
+                        aliases[channel] = head["al"][channel]
                     continue
             if channel_version is None:
                 inline[channel] = to_json(self.serde, value)
@@ -459,6 +463,8 @@ class StatehubSaver(BaseCheckpointSaver[str]):
             else:
                 external.append(channel)
                 rows.update(stored.rows)
+                if stored.alias is not None:
+                    aliases[channel] = stored.alias
         record: dict[str, Any] = {
             "id": checkpoint["id"],
             "ts": checkpoint["ts"],
@@ -471,10 +477,17 @@ class StatehubSaver(BaseCheckpointSaver[str]):
             "ex": external,
             "w": [],
         }
+        if aliases:
+            record["al"] = aliases
         extra = extra_fields(dict(checkpoint))
         if extra:
             record["x"] = to_json(self.serde, extra)
-        self._commit_head(key, record, rows, head, version, thread_id, namespace, parent)
+        try:
+            self._commit_head(key, record, rows, head, version, thread_id, namespace, parent)
+        except BaseException:
+            # What was planned for these channels was never stored: build on rows only.
+            self._channels.forget(key + "/")
+            raise
         return {
             "configurable": {
                 "thread_id": thread_id,
