@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import socket
+import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from multiprocessing.queues import Queue
@@ -32,6 +30,7 @@ import httpx
 
 import statehub
 from statehub.server import create_token
+from statehub.testing.server import ServerProcess
 
 _CTX = multiprocessing.get_context("spawn")
 CLIENTS = 8
@@ -94,27 +93,6 @@ def measure(mode: str, op: str, target: str, tokens: list[str], count: int) -> f
     return CLIENTS * count / wall
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _serve(url: str, port: int) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "statehub", "serve", "--url", url, "--port", str(port)]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            time.sleep(0.1)
-    server.kill()
-    raise RuntimeError("statehub serve did not start")
-
-
 def main() -> None:
     """Run the benchmark and print the medians and ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -128,9 +106,9 @@ def main() -> None:
             with hub.agent("seed").transaction() as tx:
                 for n in range(KEYS):
                     tx.put(f"global/bench/{n}", VALUE)
-        port = _free_port()
-        server = _serve(url, port)
-        base = f"http://127.0.0.1:{port}"
+        server = ServerProcess(url, log=Path(os.devnull), log_level="info")
+        server.start()
+        base = server.base_url
         try:
             rates: dict[tuple[str, str], list[float]] = {}
             for _ in range(args.rounds):
@@ -139,8 +117,7 @@ def main() -> None:
                         rate = measure(mode, op, target, tokens, args.requests)
                         rates.setdefault((mode, op), []).append(rate)
         finally:
-            server.terminate()
-            server.wait(10)
+            server.stop()
     print(f"{CLIENTS} concurrent client processes, SQLite, {args.requests} ops each, ", end="")
     print(f"median of {args.rounds} rounds")
     print(f"{'op':<5}{'http req/s':>12}{'in-process ops/s':>19}{'http / in-process':>20}")

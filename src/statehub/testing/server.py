@@ -10,19 +10,23 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
+from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import httpx
 
 from statehub.opening import open as open_hub
 from statehub.server.tokens import create_token
 
-__all__ = ["ServerProcess"]
+__all__ = ["ServerProcess", "free_port"]
 
 _STARTUP_SECONDS = 30.0
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on the loopback interface now (the system's choice)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
@@ -30,21 +34,41 @@ def _free_port() -> int:
 
 
 class ServerProcess:
-    """``statehub serve`` (the command itself) on a free loopback port, serving the storage of ``url``.
+    """The ``statehub serve`` command itself on a free loopback port, serving ``url``.
 
     ``url`` must be storage both processes reach (a file, PostgreSQL): the tokens
     are made here, before the server starts.
 
+    Args:
+        url: the storage URL the server serves.
+        log: a file for the server's output (stdout and stderr); ``None``: this
+            process's own.
+        log_level: the server's ``--log-level`` (``info`` logs every request).
+        program: the command run in place of ``python -m statehub serve``; it is
+            given the same options (``--url``, ``--port``, ``--log-level``).
+
     Attributes:
         url: the storage URL the server serves.
+        port: the port it listens on.
         base_url: where it listens, e.g. ``http://127.0.0.1:40123``.
+        log: the file its output goes to, or ``None``.
         admin_token: an admin token, made before the server starts.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        log: Path | None = None,
+        log_level: str = "warning",
+        program: Sequence[str] | None = None,
+    ) -> None:
         self.url = url
-        self.port = _free_port()
+        self.log = log
+        self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
+        self._program = [sys.executable, "-m", "statehub", "serve"] if program is None else program
+        self._log_level = log_level
         self.admin_token = self.token("operator", admin=True)
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -55,20 +79,31 @@ class ServerProcess:
 
     def start(self) -> None:
         """Start the server and wait until it answers ``/health``."""
-        command = [sys.executable, "-m", "statehub", "serve", "--url", self.url]
-        command += ["--port", str(self.port), "--log-level", "warning"]
-        self._process = subprocess.Popen(command)
+        command = [*self._program, "--url", self.url, "--port", str(self.port)]
+        command += ["--log-level", self._log_level]
+        if self.log is None:
+            self._process = subprocess.Popen(command)
+        else:
+            with self.log.open("wb") as out:
+                self._process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + _STARTUP_SECONDS
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise RuntimeError(f"the server exited with {self._process.returncode}")
+                code = self._process.returncode
+                raise RuntimeError(f"the server exited with {code}{self._output()}")
             try:
                 if httpx.get(f"{self.base_url}/health", timeout=1.0).status_code == 200:
                     return
             except httpx.TransportError:
                 time.sleep(0.02)  # polling a port that is not open yet: nothing to await
         self.stop()
-        raise RuntimeError(f"the server did not answer within {_STARTUP_SECONDS} s")
+        raise RuntimeError(f"the server did not answer within {_STARTUP_SECONDS} s{self._output()}")
+
+    def _output(self) -> str:
+        """What the server wrote to its log, to explain a failed start ('' without a log)."""
+        if self.log is None:
+            return ""
+        return f": {self.log.read_text(errors='replace')}"
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL after 10 s)."""
@@ -81,7 +116,7 @@ class ServerProcess:
                 self._process.wait()
             self._process = None
 
-    def __enter__(self) -> ServerProcess:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
