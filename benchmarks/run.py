@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import multiprocessing
 import os
 import platform
-import queue
 import shutil
 import sqlite3
 import statistics
@@ -48,6 +46,7 @@ from typing import Any
 import orjson
 
 import statehub
+from statehub.testing.processes import run_together
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import postgres_bench  # sibling scripts, not a package
@@ -324,31 +323,8 @@ class ContentionResult:
 def contention(path: Path, count: int, processes: int = 2) -> ContentionResult:
     url = sqlite_url(path)
     statehub.open(url).close()  # create the schema before the race
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(processes)
-    reports: Queue[ContentionReport] = ctx.Queue()
-    children = [
-        ctx.Process(target=contention_worker, args=(i, url, count, barrier, reports))
-        for i in range(processes)
-    ]
-    for child in children:
-        child.start()
-    received: list[ContentionReport] = []
-    try:
-        deadline = time.monotonic() + TIMEOUT
-        while len(received) < processes and time.monotonic() < deadline:
-            try:
-                received.append(reports.get(timeout=0.5))
-            except queue.Empty:
-                if not any(child.is_alive() for child in children):
-                    break
-        for child in children:
-            child.join(TIMEOUT)
-    finally:
-        for child in children:
-            if child.is_alive():
-                child.terminate()
-                child.join(10)
+    together = run_together(contention_worker, processes, url, count, timeout=TIMEOUT)
+    received: list[ContentionReport] = together.reports
     errors = [error for report in received for error in report[3]]
     if len(received) < processes:
         errors.append(f"only {len(received)} of {processes} children reported")

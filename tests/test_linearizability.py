@@ -13,15 +13,11 @@ through the same harness must be caught, so a pass means something.
 from __future__ import annotations
 
 import itertools
-import multiprocessing
-import queue
 import random
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable
-from multiprocessing.context import SpawnProcess
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
@@ -43,6 +39,7 @@ from statehub.testing.linearizability import (
     check_history,
     encode,
 )
+from statehub.testing.processes import describe, run_together
 from tests.conftest import postgres_url
 
 # --------------------------------------------------------------------------- hand-written histories
@@ -391,7 +388,7 @@ class RecordingClient:
         try:
             output = self._do(key, kind, input_)
         except Exception as exc:
-            self.errors.append("".join(traceback.format_exception_only(type(exc), exc)).strip())
+            self.errors.append(describe(exc))
             return Operation(self.index, key, kind, input_, None, invoked, None)
         return Operation(self.index, key, kind, input_, output, invoked, time.monotonic_ns())
 
@@ -454,7 +451,7 @@ def _client(
             history = client.run(random.Random(seed * 1000 + index), OPS_PER_CLIENT)
             errors = client.errors
     except BaseException as exc:
-        errors.append("".join(traceback.format_exception_only(type(exc), exc)).strip())
+        errors.append(describe(exc))
     reports.put((index, history, errors))
 
 
@@ -464,31 +461,7 @@ def record_processes(url: str, seed: int, **options: Any) -> list[Report]:
     ``options`` go to each :class:`RecordingClient` (``stale_reads``).
     """
     statehub.open(url).close()  # the schema in place before the clients race to it
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(PROCESSES)
-    reports: Queue[Report] = ctx.Queue()
-    processes: list[SpawnProcess] = [
-        ctx.Process(target=_client, args=(i, url, seed, options, barrier, reports))
-        for i in range(PROCESSES)
-    ]
-    for process in processes:
-        process.start()
-    received: list[Report] = []
-    try:
-        deadline = time.monotonic() + RUN_TIMEOUT
-        while len(received) < PROCESSES and time.monotonic() < deadline:
-            try:
-                received.append(reports.get(timeout=0.5))
-            except queue.Empty:
-                if not any(process.is_alive() for process in processes):
-                    break
-        for process in processes:
-            process.join(timeout=RUN_TIMEOUT)
-    finally:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-                process.join(timeout=10)
+    received = run_together(_client, PROCESSES, url, seed, options, timeout=RUN_TIMEOUT).reports
     assert len(received) == PROCESSES, f"{len(received)} of {PROCESSES} clients reported"
     return sorted(received, key=lambda report: report[0])
 

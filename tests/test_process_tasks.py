@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import queue
 import signal
 import time
-import traceback
 from collections import Counter
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
@@ -26,6 +24,7 @@ import pytest
 
 import statehub
 from statehub.tasks import StaleClaim, TaskClaimed
+from statehub.testing.processes import describe, run_together
 from tests.conftest import postgres_url
 
 PROCESSES = 4
@@ -38,10 +37,6 @@ TIMEOUT = 120.0
 _CTX = multiprocessing.get_context("spawn")
 
 Report = tuple[Any, ...]
-
-
-def _describe(exc: BaseException) -> str:
-    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
 
 # --------------------------------------------------------------------------- workers
@@ -60,7 +55,7 @@ def _claimer(index: int, url: str, task_id: str, barrier: Barrier, reports: Queu
             else:
                 reports.put((index, "won", task.fence))
     except BaseException as exc:
-        reports.put((index, "error", _describe(exc)))
+        reports.put((index, "error", describe(exc)))
 
 
 def _drainer(index: int, url: str, task_id: str, barrier: Barrier, reports: Queue[Report]) -> None:
@@ -77,7 +72,7 @@ def _drainer(index: int, url: str, task_id: str, barrier: Barrier, reports: Queu
                 done.append(task.id)
         reports.put((index, "done", done))
     except BaseException as exc:
-        reports.put((index, "error", _describe(exc), done))
+        reports.put((index, "error", describe(exc), done))
 
 
 def _doomed(url: str, task_id: str, reports: Queue[Report], never: Event) -> None:
@@ -108,7 +103,7 @@ def _rescuer(url: str, task_id: str, reports: Queue[Report]) -> None:
             done = tasks.complete(task, result={"by": "rescuer"})
             reports.put(("completed", task.fence, claimed_at, done.status))
     except BaseException as exc:
-        reports.put(("error", _describe(exc)))
+        reports.put(("error", describe(exc)))
 
 
 # --------------------------------------------------------------------------- harness
@@ -118,32 +113,8 @@ def _run_together(
     worker: Callable[[int, str, str, Barrier, Queue[Report]], None], url: str, task_id: str
 ) -> list[Report]:
     """Run PROCESSES workers that start together at a barrier; their reports, by index."""
-    barrier = _CTX.Barrier(PROCESSES)
-    reports: Queue[Report] = _CTX.Queue()
-    processes = [
-        _CTX.Process(target=worker, args=(i, url, task_id, barrier, reports), daemon=True)
-        for i in range(PROCESSES)
-    ]
-    for process in processes:
-        process.start()
-    received: list[Report] = []
-    try:
-        # Drain the queue before joining: a child cannot exit while its report is unsent.
-        deadline = time.monotonic() + TIMEOUT
-        while len(received) < PROCESSES and time.monotonic() < deadline:
-            try:
-                received.append(reports.get(timeout=0.5))
-            except queue.Empty:
-                if not any(process.is_alive() for process in processes):
-                    break
-        for process in processes:
-            process.join(TIMEOUT)
-    finally:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-                process.join(10)
-    exits = [process.exitcode for process in processes]
+    together = run_together(worker, PROCESSES, url, task_id, timeout=TIMEOUT, daemon=True)
+    received, exits = together.reports, together.exit_codes
     assert len(received) == PROCESSES, f"{len(received)} reports, exit codes {exits}"
     assert exits == [0] * PROCESSES
     errors = [report for report in received if report[1] == "error"]

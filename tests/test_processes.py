@@ -10,12 +10,7 @@ of hanging CI.
 from __future__ import annotations
 
 import itertools
-import multiprocessing
-import queue
-import time
-import traceback
 from collections.abc import Callable, Sequence
-from multiprocessing.context import SpawnProcess
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
@@ -24,6 +19,7 @@ from typing import Any
 import pytest
 
 import statehub
+from statehub.testing.processes import describe, run_together
 from tests.conftest import postgres_url, remote_url, shared_server
 
 PROCESSES = 4
@@ -41,12 +37,6 @@ Report = tuple[int, int, list[str]]
 """What a child sends back: (its index, writes that succeeded, every error it saw)."""
 
 Worker = Callable[[int, str, Barrier, "Queue[Report]"], None]
-
-_CTX = multiprocessing.get_context("spawn")
-
-
-def _describe(exc: BaseException) -> str:
-    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
 
 def _increment(value: Any) -> int:
@@ -73,9 +63,9 @@ def _write_repeatedly(
                     write(agent, n)
                     done += 1
                 except Exception as exc:
-                    errors.append(_describe(exc))
+                    errors.append(describe(exc))
     except BaseException as exc:
-        errors.append(_describe(exc))
+        errors.append(describe(exc))
     reports.put((index, done, errors))
 
 
@@ -113,40 +103,16 @@ def _open_worker(index: int, url: str, barrier: Barrier, reports: Queue[Report])
             hub.agent(f"p{index}").put(f"global/opened/p{index}", index)
             done += 1
     except BaseException as exc:
-        errors.append(_describe(exc))
+        errors.append(describe(exc))
     reports.put((index, done, errors))
 
 
 def _run_processes(worker: Worker, url: str, count: int = PROCESSES) -> list[Report]:
     """Start ``count`` spawned processes running ``worker`` together; their reports by index."""
-    barrier = _CTX.Barrier(count)
-    reports: Queue[Report] = _CTX.Queue()
-    processes: list[SpawnProcess] = [
-        _CTX.Process(target=worker, args=(i, url, barrier, reports), name=f"statehub-p{i}")
-        for i in range(count)
-    ]
-    for process in processes:
-        process.start()
-    received: list[Report] = []
-    try:
-        # Drain the queue before joining: a child cannot exit while its report is unsent.
-        deadline = time.monotonic() + RUN_TIMEOUT
-        while len(received) < count and time.monotonic() < deadline:
-            try:
-                received.append(reports.get(timeout=0.5))
-            except queue.Empty:
-                if not any(process.is_alive() for process in processes):
-                    break  # every child is gone and nothing more is coming: fail fast
-        for process in processes:
-            process.join(timeout=RUN_TIMEOUT)
-    finally:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-                process.join(timeout=10)
-    exits = {process.name: process.exitcode for process in processes}
+    together = run_together(worker, count, url, timeout=RUN_TIMEOUT)
+    received, exits = together.reports, together.exit_codes
     assert len(received) == count, f"only {len(received)} of {count} reports; exit codes {exits}"
-    assert all(code == 0 for code in exits.values()), f"exit codes {exits}"
+    assert all(code == 0 for code in exits), f"exit codes {exits}"
     return sorted(received)
 
 

@@ -10,7 +10,9 @@
 - :mod:`statehub.testing.crash` (``python -m statehub.testing.crash URL``): SIGKILL
   writer processes and check what survives.
 - :mod:`statehub.testing.server`: a real ``statehub serve`` process;
-  :mod:`statehub.testing.blocking`: the asyncio API behind the sync API's names.
+  :mod:`statehub.testing.blocking`: the asyncio API behind the sync API's names;
+  :mod:`statehub.testing.processes`: spawned processes that start together and
+  report once each.
 """
 
 __all__: list[str] = []
