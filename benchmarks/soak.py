@@ -40,7 +40,6 @@ import resource
 import sys
 import tempfile
 import time
-import traceback
 import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -52,6 +51,7 @@ from typing import Any
 import orjson
 
 import statehub
+from statehub.testing.processes import describe
 
 DEFAULT_POSTGRES = os.environ.get(
     "STATEHUB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
@@ -68,10 +68,6 @@ START_TIMEOUT = 60.0
 RSS_INTERVAL = 1.0
 
 _CTX = multiprocessing.get_context("spawn")
-
-
-def _describe(exc: BaseException) -> str:
-    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
 
 def rss_bytes() -> int:
@@ -160,7 +156,7 @@ def worker(
             except DOCUMENTED as exc:
                 report.conflicts[f"{kind}: {type(exc).__name__}"] += 1
             except Exception as exc:
-                report.errors.append(f"{kind}: {_describe(exc)}")
+                report.errors.append(f"{kind}: {describe(exc)}")
             else:
                 report.latencies[kind].append(time.perf_counter() - started)
     reports.put(report)
@@ -211,7 +207,7 @@ def watcher(
                         break
             _sample(report)
     except Exception as exc:
-        report.errors.append(_describe(exc))
+        report.errors.append(describe(exc))
     reports.put(report)
 
 
