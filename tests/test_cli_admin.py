@@ -170,6 +170,7 @@ def test_locks_lists_the_holder_and_fence(url: str) -> None:
                 "holder": "coordinator",
                 "fence": lease.fence,
                 "expires_at": held[0]["expires_at"],
+                "expires_ts": lease.expires_ts,
             }
         ]
         rows = run(url, "locks").stdout.splitlines()

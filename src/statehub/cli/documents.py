@@ -15,7 +15,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from statehub.diff import Diff
-from statehub.documents import change_json, checkpoint_json, diff_json, entry_json
+from statehub.documents import (
+    change_json,
+    checkpoint_json,
+    diff_json,
+    entry_json,
+    lock_json,
+    message_json,
+    task_json,
+)
 from statehub.locks import LockState
 from statehub.mailbox import Message
 from statehub.model import Change, Checkpoint, Entry
@@ -68,46 +76,24 @@ def diff_document(diff: Diff) -> dict[str, Any]:
 
 
 def lock_document(lock: LockState) -> dict[str, Any]:
-    """A lock held: key, holder, fence, expiry."""
-    return {
-        "key": lock.key,
-        "holder": lock.holder,
-        "fence": lock.fence,
-        "expires_at": iso(lock.expires_ts),
-    }
+    """A lock held: the API's document (key, holder, fence, expiry) and its ISO time."""
+    return {**lock_json(lock), "expires_at": iso(lock.expires_ts)}
 
 
 def task_document(task: Task) -> dict[str, Any]:
-    """A task record as read now."""
+    """A task record as read now: the API's document and its ISO times."""
     return {
-        "id": task.id,
-        "title": task.title,
-        "status": task.status,
-        "assignee": task.assignee,
-        "progress": task.progress,
-        "attempts": task.attempts,
-        "payload": task.payload,
-        "result": task.result,
-        "error": task.error,
+        **task_json(task),
         "lease_expires_at": iso(task.lease_expires_ts),
-        "created_by": task.created_by,
         "created_at": iso(task.created_ts),
-        "updated_by": task.updated_by,
         "updated_at": iso(task.updated_ts),
-        "version": task.version,
     }
 
 
 def message_document(message: Message, in_flight_until: float | None) -> dict[str, Any]:
     """A message waiting in an inbox; ``in_flight_until`` is set while it is delivered."""
     return {
-        "id": message.id,
-        "kind": message.kind,
-        "sender": message.sender,
-        "recipient": message.recipient,
-        "body": message.body,
+        **message_json(message),
         "sent_at": message.sent_at.isoformat(timespec="milliseconds"),
-        "deliveries": message.deliveries,
-        "revision": message.revision,
         "in_flight_until": iso(in_flight_until),
     }

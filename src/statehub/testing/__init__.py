@@ -4,7 +4,7 @@
   :mod:`~statehub.testing.tasks_suite`, :mod:`~statehub.testing.messaging_suite`): the
   behaviours every backend must show; a backend is done when it passes them (see
   that module for how to run them).
-- :mod:`statehub.testing.linearizability`: a Wing–Gong/Lowe checker of concurrent
+- :mod:`statehub.testing.linearizability`: a Wing-Gong/Lowe checker of concurrent
   histories; :mod:`statehub.testing.model`: a reference model of a hub, for
   model-based tests.
 - :mod:`statehub.testing.crash` (``python -m statehub.testing.crash URL``): SIGKILL
