@@ -191,3 +191,47 @@ def test_a_non_dict_value_is_refused_and_nothing_written(store: StatehubStore) -
     with pytest.raises(statehub.InvalidArgument, match="must be a dict"):
         store.batch([PutOp(("n",), "k", ["not", "a", "dict"])])  # type: ignore[arg-type]
     assert store.get(("n",), "k") is None
+
+
+def test_same_answers_as_langgraphs_in_memory_store(store: StatehubStore) -> None:
+    import random
+
+    from langgraph.store.memory import InMemoryStore
+
+    reference = InMemoryStore()
+    rng = random.Random(7)
+    namespaces = [("a",), ("a", "b"), ("a", "b", "c"), ("x", "b"), ("x",)]
+    for _ in range(120):
+        namespace, key = rng.choice(namespaces), f"k{rng.randrange(8)}"
+        if rng.random() < 0.2:
+            reference.delete(namespace, key)
+            store.delete(namespace, key)
+        else:
+            value = {"n": rng.randrange(10), "tag": rng.choice(["t1", "t2"]), "z": {"y": 1}}
+            reference.put(namespace, key, value)
+            store.put(namespace, key, value)
+    filters: list[dict[str, object] | None] = [
+        None,
+        {"tag": "t1"},
+        {"n": {"$gt": 4}},
+        {"z": {"y": 1}},
+        {"n": {"$ne": 3}, "tag": "t2"},
+    ]
+    for prefix in [(), ("a",), ("a", "b"), ("x",)]:
+        for condition in filters:
+            ours = store.search(prefix, filter=condition, limit=1000)
+            theirs = reference.search(prefix, filter=condition, limit=1000)
+            assert {(i.namespace, i.key, repr(i.value)) for i in ours} == {
+                (i.namespace, i.key, repr(i.value)) for i in theirs
+            }
+    options: list[dict[str, object]] = [
+        {},
+        {"prefix": ("a",)},
+        {"suffix": ("b",)},
+        {"max_depth": 1},
+        {"max_depth": 2, "prefix": ("a",)},
+        {"limit": 2, "offset": 1},
+        {"prefix": ("*", "b")},
+    ]
+    for option in options:
+        assert store.list_namespaces(**option) == reference.list_namespaces(**option)  # type: ignore[arg-type]
