@@ -42,7 +42,7 @@ from statehub.model import Change
 from statehub.retry import backoff
 from statehub.txn import Plan, Stored, Txn, plan_with_expiry
 
-__all__ = ["SCHEMA_VERSION", "SqliteBackend"]
+__all__ = ["MAX_IDLE_CONNECTIONS", "SCHEMA_VERSION", "SqliteBackend"]
 
 T = TypeVar("T")
 
@@ -115,6 +115,10 @@ _READ_FOR_COMMIT = (
 _MAX_PARAMS = 500
 """Keys per ``IN (...)`` query, well under SQLite's bound-parameter limit."""
 _SYNC_LEVELS = {"normal": "NORMAL", "full": "FULL"}
+
+MAX_IDLE_CONNECTIONS = 4
+"""Connections a backend keeps open while idle; more are opened while threads need
+them at once, and closed when they are given back beyond this."""
 _BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
@@ -168,7 +172,7 @@ class SqliteBackend(Backend):
         self._path = path
         self._sync = _SYNC_LEVELS[sync]
         self._busy_timeout = busy_timeout
-        self._local = threading.local()
+        self._idle: list[sqlite3.Connection] = []
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._pid = os.getpid()
@@ -190,20 +194,33 @@ class SqliteBackend(Backend):
             self._all.append(conn)
         return conn
 
-    def _connection(self) -> sqlite3.Connection:
+    def _checkout(self) -> sqlite3.Connection:
+        """An idle connection (the one used last: its cache is warm), or a new one.
+
+        Connections are pooled, not kept per thread: a caller that runs each call on
+        a new short-lived thread (LangGraph does) would otherwise leave a connection,
+        and its file descriptors, behind with every thread.
+        """
         if self._closed:
             raise BackendError("the SQLite backend is closed")
-        pid = os.getpid()
-        if pid != self._pid:
-            # After fork the parent's connections must not be used (nor closed) here.
-            self._pid = pid
-            self._local = threading.local()
-            with self._all_lock:
-                self._all = []
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._connect()
-        return conn
+        with self._all_lock:
+            pid = os.getpid()
+            if pid != self._pid:
+                # After fork the parent's connections must not be used (nor closed) here.
+                self._pid, self._idle, self._all = pid, [], []
+            if self._idle:
+                return self._idle.pop()
+        return self._connect()
+
+    def _checkin(self, conn: sqlite3.Connection) -> None:
+        """Give ``conn`` back: kept idle, up to :data:`MAX_IDLE_CONNECTIONS`, else closed."""
+        with self._all_lock:
+            if not self._closed and len(self._idle) < MAX_IDLE_CONNECTIONS:
+                self._idle.append(conn)
+                return
+            if conn in self._all:
+                self._all.remove(conn)
+        conn.close()
 
     def _run(self, work: Callable[[sqlite3.Connection], T], *, write: bool = True) -> T:
         """Run ``work`` on this thread's connection, retrying while the file is busy.
@@ -230,14 +247,29 @@ class SqliteBackend(Backend):
     def _attempt(self, work: Callable[[sqlite3.Connection], T], write: bool) -> T:
         """One try of :meth:`_run`; raises ``_Busy`` if the file is locked."""
         try:
-            conn = self._connection()
+            conn = self._checkout()
+        except sqlite3.Error as exc:
+            raise self._failure(exc) from exc
+        try:
+            return self._attempt_on(conn, work, write)
+        finally:
+            self._checkin(conn)
+
+    def _failure(self, exc: sqlite3.Error) -> Exception:
+        """What a driver error becomes: ``_Busy`` (retried) or a ``BackendError``."""
+        if _is_busy(exc):
+            return _Busy()
+        return BackendError(f"SQLite error on {self._path!r}: {exc}")
+
+    def _attempt_on(
+        self, conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T], write: bool
+    ) -> T:
+        try:
             if not write:
                 return work(conn)
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            if _is_busy(exc):
-                raise _Busy from exc
-            raise BackendError(f"SQLite error on {self._path!r}: {exc}") from exc
+            raise self._failure(exc) from exc
         try:
             result = work(conn)
             conn.execute("COMMIT")
@@ -536,6 +568,6 @@ class SqliteBackend(Backend):
         """Close every connection this backend opened."""
         self._closed = True
         with self._all_lock:
-            connections, self._all = self._all, []
+            connections, self._all, self._idle = self._all, [], []
         for conn in connections:
             conn.close()
