@@ -257,6 +257,35 @@ def ratio(runs: dict[str, list[dict[str, Any]]], side: str) -> str:
     return f"{statistics.median(ratios):.2f}x" if ratios else ""
 
 
+Runs = dict[str, list[dict[str, Any]]]
+"""Each side's measurements, one per repeat."""
+
+
+def compare(invocations: int, repeats: int) -> tuple[Runs, dict[str, str]]:
+    """Every side that can run here, ``repeats`` times; and why the others cannot."""
+    missing = {side: available(side) for side in SIDES if available(side)}
+    order = [side for side in SIDES if side not in missing]
+    runs: Runs = {side: [] for side in order}
+    for repeat in range(repeats):
+        # Every side once per repeat, the order reversed every other repeat, so that
+        # a burst of noise on this shared machine hits the sides of a pair alike.
+        for side in order if repeat % 2 == 0 else order[::-1]:
+            print(f"{side}: run {repeat + 1}/{repeats}", file=sys.stderr, flush=True)
+            runs[side].append(run_in_child(side, invocations))
+    return runs, missing
+
+
+def summary(measured: list[dict[str, Any]]) -> tuple[float, float, str]:
+    """A side's median invocations/s, median bytes on disk, and a note (errors, if any)."""
+    rate = statistics.median(run["rate"] for run in measured)
+    size = statistics.median(run["bytes"] for run in measured)
+    errors = {run["error"] for run in measured if run["error"]}
+    note = "; ".join(sorted(errors)) or f"{measured[0]['messages']} messages kept"
+    if errors:
+        note += f" (after {min(run['done'] for run in measured)} invocations)"
+    return rate, size, note
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--invocations", type=int, default=1000)
@@ -269,15 +298,7 @@ def main() -> None:
         return
     if args.quick:
         args.invocations, args.repeats = 200, 1
-    missing = {side: available(side) for side in SIDES if available(side)}
-    order = [side for side in SIDES if side not in missing]
-    runs: dict[str, list[dict[str, Any]]] = {side: [] for side in order}
-    for repeat in range(args.repeats):
-        # Every side once per repeat, the order reversed every other repeat, so that
-        # a burst of noise on this shared machine hits the sides of a pair alike.
-        for side in order if repeat % 2 == 0 else order[::-1]:
-            print(f"{side}: run {repeat + 1}/{args.repeats}", file=sys.stderr, flush=True)
-            runs[side].append(run_in_child(side, args.invocations))
+    runs, missing = compare(args.invocations, args.repeats)
     print(f"\n{args.invocations} invocations on one thread, median of {args.repeats} runs\n")
     print(
         "| saver | storage | durability | invocations/s | StatehubSaver's speed over it "
@@ -288,13 +309,7 @@ def main() -> None:
         if side in missing:
             print(f"| {side} | {storage} | {durability} | - | | - | {missing[side]} |")
             continue
-        measured = runs[side]
-        rate = statistics.median(run["rate"] for run in measured)
-        size = statistics.median(run["bytes"] for run in measured)
-        errors = {run["error"] for run in measured if run["error"]}
-        note = "; ".join(sorted(errors)) or f"{measured[0]['messages']} messages kept"
-        if errors:
-            note += f" (after {min(run['done'] for run in measured)} invocations)"
+        rate, size, note = summary(runs[side])
         print(
             f"| {side} | {storage} | {durability} | {rate:,.0f} | {ratio(runs, side)} "
             f"| {size / 1e6:,.2f} MB | {note} |"

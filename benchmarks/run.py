@@ -17,6 +17,10 @@ raw ``sqlite3`` baseline alternate within each repeat so both see the same noise
 * ``memory://`` ``put``/s.
 * 2-process ``update`` contention on one SQLite key: commits/s, latency percentiles.
 * Bytes on disk after 1,000 and 2,000 ``append`` dispatches of a 200-byte message.
+* PostgreSQL put/s beside raw psycopg, 4 hubs vs 1, async put/s (``postgres_bench.py``).
+* LangGraph: ``StatehubSaver`` beside ``SqliteSaver``, ``PostgresSaver`` and
+  swarmstate's saver at equal durability, on the issue's 1,000-invocation workload
+  (``langgraph_bench.py``; each side in a fresh process).
 
 Database files go to a fresh temporary directory (``--dir`` to choose where: it must
 be on the disk you care about; tmpfs makes ``sync=full`` meaningless).
@@ -49,7 +53,8 @@ import statehub
 from statehub.testing.processes import run_together
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import postgres_bench  # sibling scripts, not a package
+import langgraph_bench  # sibling scripts, not a package
+import postgres_bench
 from watch_latency import watch_latency
 
 KEYS = 100
@@ -148,10 +153,12 @@ class Sizes:
     watch_changes: int
     postgres_puts: int
     async_puts: int
+    langgraph_invocations: int
+    langgraph_repeats: int
 
 
-FULL_SIZES = Sizes(7, 5000, 2000, 1000, 100_000, 1000, (1000, 2000), 200, 2000, 2000)
-QUICK_SIZES = Sizes(3, 300, 100, 1000, 10_000, 100, (1000, 2000), 30, 200, 200)
+FULL_SIZES = Sizes(7, 5000, 2000, 1000, 100_000, 1000, (1000, 2000), 200, 2000, 2000, 1000, 3)
+QUICK_SIZES = Sizes(3, 300, 100, 1000, 10_000, 100, (1000, 2000), 30, 200, 200, 100, 1)
 
 
 class Scratch:
@@ -697,6 +704,9 @@ def run(sizes: Sizes, root: Path) -> str:
             )
         )
 
+    say("LangGraph savers (each run in a fresh process) ...")
+    table.extend(langgraph_rows(sizes))
+
     widths = [max(len(row[i]) for row in [*table, HEADER]) for i in range(4)]
 
     def line(cells: tuple[str, str, str, str]) -> str:
@@ -727,7 +737,35 @@ def run(sizes: Sizes, root: Path) -> str:
     return "\n".join(out)
 
 
-HEADER = ("measurement", "statehub", "raw sqlite3", "ratio / target")
+HEADER = ("measurement", "statehub", "baseline", "ratio / target")
+
+
+def langgraph_rows(sizes: Sizes) -> list[tuple[str, str, str, str]]:
+    """StatehubSaver beside each other saver at equal durability (langgraph_bench.py)."""
+    runs, missing = langgraph_bench.compare(sizes.langgraph_invocations, sizes.langgraph_repeats)
+    rows = []
+    for theirs, ours in langgraph_bench.PAIRS.items():
+        durability = langgraph_bench.SIDES[theirs][1]
+        label = f"LangGraph, {sizes.langgraph_invocations:,} invocations: vs {theirs}, {durability}"
+        if theirs in missing or ours in missing:
+            rows.append((label, "-", "-", missing.get(theirs) or missing.get(ours, "")))
+            continue
+        (rate, size, _), (their_rate, their_size, _) = (
+            langgraph_bench.summary(runs[ours]),
+            langgraph_bench.summary(runs[theirs]),
+        )
+        speed = langgraph_bench.ratio(runs, theirs) or "-"
+        rows.append(
+            (
+                label,
+                f"{rate:,.0f}/s, {size / 1e6:,.1f} MB",
+                f"{their_rate:,.0f}/s, {their_size / 1e6:,.1f} MB",
+                f"{speed} the speed (target >= 3x), {size / their_size:.3f} of the bytes"
+                if their_size
+                else speed,
+            )
+        )
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
