@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import subprocess
@@ -87,10 +88,13 @@ def test_export_and_import_show_progress_on_a_terminal_only(url: str, tmp_path: 
     fill(url, 5)
     shown = run(url, "export", str(tmp_path / "a.json"), env=TERMINAL)
     assert "exporting to" in shown.stderr
+    assert re.search(r"(?<!\d)5/5(?!\d)", shown.stderr)  # a bar over the rows written
     piped = run(url, "export", str(tmp_path / "b.json"))
     assert piped.stderr == ""
     copy = f"sqlite:///{tmp_path / 'copy.db'}"
-    assert "importing" in run(copy, "import", str(tmp_path / "a.json"), env=TERMINAL).stderr
+    checked = run(copy, "import", str(tmp_path / "a.json"), env=TERMINAL).stderr
+    assert "checking" in checked
+    assert re.search(r"(?<!\d)5/5(?!\d)", checked)
     quiet = run(url, "export", str(tmp_path / "c.json"), "--json", env=TERMINAL)
     assert quiet.stderr == ""
 

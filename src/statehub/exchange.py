@@ -20,7 +20,7 @@ the first offending entry.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,32 @@ from statehub.errors import InvalidArgument, StatehubError
 from statehub.keys import validate_key
 from statehub.txn import Stored
 
-__all__ = ["FORMAT", "VERSION", "Export", "RawChange", "build_export", "parse_export"]
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "Export",
+    "Progress",
+    "RawChange",
+    "build_export",
+    "parse_export",
+]
+
+Progress = Callable[[int, int], None]
+"""Told ``(rows done, rows in all)`` while an export is built or an import checked."""
+
+_PROGRESS_EVERY = 1000
+"""Rows between two progress reports."""
+
+
+def _reported(items: list[Any], progress: Progress | None, done: int, total: int) -> Iterator[Any]:
+    """Iterate ``items``, telling ``progress`` every :data:`_PROGRESS_EVERY` of them."""
+    for index, item in enumerate(items):
+        if progress is not None and index % _PROGRESS_EVERY == 0:
+            progress(done + index, total)
+        yield item
+    if progress is not None:
+        progress(done + len(items), total)
+
 
 FORMAT = "statehub-export"
 """The ``format`` field of every export."""
@@ -114,8 +139,10 @@ def build_export(
     exported_at: float,
     entries: list[Stored],
     changes: list[RawChange] | None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """The export document of a hub's rows (``changes`` is ``None`` without history)."""
+    total = len(entries) + len(changes or [])
     document: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
@@ -124,10 +151,11 @@ def build_export(
         "oldest": oldest,
         "exported_at": exported_at,
         "history": changes is not None,
-        "entries": [_entry_document(row) for row in entries],
+        "entries": [_entry_document(row) for row in _reported(entries, progress, 0, total)],
     }
     if changes is not None:
-        document["changes"] = [_change_document(row) for row in changes]
+        rows = _reported(changes, progress, len(entries), total)
+        document["changes"] = [_change_document(row) for row in rows]
     return document
 
 
@@ -239,8 +267,11 @@ def _parse_change(index: int, fields: Any, previous: int) -> RawChange:
     )
 
 
-def parse_export(document: Any) -> Export:
-    """Validate a whole export document; raise :class:`InvalidArgument` naming the problem."""
+def parse_export(document: Any, progress: Progress | None = None) -> Export:
+    """Validate a whole export document; raise :class:`InvalidArgument` naming the problem.
+
+    ``progress`` is told how many of the entries and changes have been checked.
+    """
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise InvalidArgument(f'not a statehub export (no "format": {FORMAT!r})')
     top = _Checker("export", document)
@@ -250,7 +281,12 @@ def parse_export(document: Any) -> Export:
     oldest = top.integer("oldest")
     history = bool(top.field("history", lambda v: isinstance(v, bool), "true or false"))
     raw_entries = top.field("entries", lambda v: isinstance(v, list), "a list")
-    entries = [_parse_entry(i, fields, history, revision) for i, fields in enumerate(raw_entries)]
+    raw_changes = top.field("changes", lambda v: isinstance(v, list), "a list") if history else []
+    total = len(raw_entries) + len(raw_changes)
+    entries = [
+        _parse_entry(i, fields, history, revision)
+        for i, fields in enumerate(_reported(raw_entries, progress, 0, total))
+    ]
     first_at: dict[str, int] = {}
     for index, row in enumerate(entries):
         if first_at.setdefault(row.key, index) != index:
@@ -260,9 +296,8 @@ def parse_export(document: Any) -> Export:
             )
     changes: list[RawChange] = []
     if history:
-        raw_changes = top.field("changes", lambda v: isinstance(v, list), "a list")
         previous = 1
-        for i, fields in enumerate(raw_changes):
+        for i, fields in enumerate(_reported(raw_changes, progress, len(entries), total)):
             change = _parse_change(i, fields, previous)
             previous = change[0]
             changes.append(change)

@@ -44,7 +44,7 @@ from statehub.errors import (
     LockedError,
     ReducerError,
 )
-from statehub.exchange import build_export
+from statehub.exchange import Progress, build_export
 from statehub.history import ChangeQuery, value_from_chain
 from statehub.keys import check_access, validate_agent_name, validate_key, validate_prefix
 from statehub.lease import Lease
@@ -297,13 +297,20 @@ class Hub:
         keep = [checkpoint.revision for checkpoint in self.checkpoints()]
         return backend.compact(oldest, keep)
 
-    def export(self, path: str | os.PathLike[str], *, history: bool = False) -> int:
+    def export(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        history: bool = False,
+        progress: Progress | None = None,
+    ) -> int:
         """Write the hub to a JSON file (see :mod:`statehub.exchange`); returns its revision.
 
         Args:
             path: the file to write (replaced atomically).
             history: also write the whole log and statehub's own rows (checkpoints,
                 locks), so that an import reproduces revisions and history exactly.
+            progress: told ``(rows done, rows in all)`` as the document is built.
         """
         backend = self.backend
         revision = backend.head()
@@ -318,6 +325,7 @@ class Hub:
             time.time(),
             rows,
             backend.raw_changes() if history else None,
+            progress,
         )
         target = Path(path)
         partial = target.with_name(target.name + ".partial")

@@ -14,7 +14,7 @@ from statehub.backends.memory import MemoryBackend
 from statehub.backends.sqlite import SqliteBackend
 from statehub.codec import DEFAULT_MAX_VALUE_BYTES
 from statehub.errors import InvalidArgument
-from statehub.exchange import parse_export
+from statehub.exchange import Progress, parse_export
 from statehub.hub import Hub
 from statehub.keys import validate_agent_name
 from statehub.txn import PUT, Op, Txn
@@ -28,6 +28,7 @@ def import_file(
     into: str | os.PathLike[str] | Hub | None = None,
     *,
     as_agent: str = "importer",
+    progress: Progress | None = None,
 ) -> int:
     """Load an export file into an empty hub; returns the hub's revision afterwards.
 
@@ -40,12 +41,13 @@ def import_file(
         path: the export file.
         into: a hub URL (``STATEHUB_URL`` or the default when omitted) or an open hub.
         as_agent: who the commit of a state-only import is attributed to.
+        progress: told ``(rows checked, rows in all)`` as the file is checked.
     """
     try:
         document = orjson.loads(Path(path).read_bytes())
     except orjson.JSONDecodeError as exc:
         raise InvalidArgument(f"{os.fspath(path)!r} is not JSON: {exc}") from exc
-    parsed = parse_export(document)
+    parsed = parse_export(document, progress)
     hub = into if isinstance(into, Hub) else open(into)
     try:
         if parsed.history:

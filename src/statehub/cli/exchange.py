@@ -1,8 +1,9 @@
 """``export``, ``import`` and ``compact``: moving a hub, and dropping old history.
 
-On a terminal each shows its progress on stderr (nothing with ``--json`` or when
-stderr is not a terminal). Export and import are one call each, shown as a
-spinner with the elapsed time; compaction of a long history runs in steps of at
+On a terminal each shows its progress on stderr as a bar (nothing with ``--json``
+or when stderr is not a terminal): export over the rows and changes it writes, import
+over those it checks before it writes them in one go; compaction of a long history
+runs in steps of at
 least :data:`COMPACTION_STEP` revisions (one short transaction each, so writers
 are not held up by one long one), shown as a bar. Compacting in steps drops
 exactly what one call would: each step keeps what reads at and after its own
@@ -39,8 +40,8 @@ def export(file: Path, history: bool) -> None:
     Example: statehub export backup.json --history
     """
     with session() as s:
-        with s.out.activity(f"exporting to {file}"):
-            revision = s.hub.export(file, history=history)
+        with s.out.rows(f"exporting to {file}") as report:
+            revision = s.hub.export(file, history=history, progress=report)
         if s.settings.json:
             s.out.data({"file": str(file), "revision": revision, "history": history})
         else:
@@ -58,8 +59,8 @@ def import_(file: Path) -> None:
     Example: statehub import backup.json --url sqlite:///copy.db
     """
     with session() as s:
-        with s.out.activity(f"importing {file}"):
-            revision = import_file(file, into=s.hub, as_agent=s.settings.agent)
+        with s.out.rows(f"checking {file}") as report:
+            revision = import_file(file, into=s.hub, as_agent=s.settings.agent, progress=report)
         if s.settings.json:
             s.out.data({"file": str(file), "revision": revision})
         else:

@@ -22,7 +22,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
-    SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
@@ -135,19 +135,16 @@ class Output:
         return not self.json and self.stderr.is_terminal
 
     @contextmanager
-    def activity(self, description: str) -> Iterator[None]:
-        """Show a spinner with the elapsed time while the block runs (terminal only)."""
+    def rows(self, description: str) -> Iterator[Callable[[int, int], None]]:
+        """A progress bar on stderr (terminal only); yields ``report(done, total)``."""
         if not self.shows_progress:
-            yield
+            yield lambda done, total: None
             return
-        columns = (SpinnerColumn(), TextColumn(description), TimeElapsedColumn())
-        with Progress(*columns, console=self.stderr, transient=True) as progress:
-            progress.add_task(description, total=None)
-            yield
+        with self._bar(description, None) as (progress, task):
+            yield lambda done, total: progress.update(task, completed=done, total=total)
 
     @contextmanager
-    def progress(self, description: str, total: int) -> Iterator[Callable[[int], None]]:
-        """A progress bar of ``total`` steps on stderr; yields ``advance(steps)``."""
+    def _bar(self, description: str, total: int | None) -> Iterator[tuple[Progress, TaskID]]:
         columns = (
             TextColumn(description),
             BarColumn(),
@@ -155,5 +152,10 @@ class Output:
             TimeElapsedColumn(),
         )
         with Progress(*columns, console=self.stderr, transient=True) as progress:
-            task = progress.add_task(description, total=total)
+            yield progress, progress.add_task(description, total=total)
+
+    @contextmanager
+    def progress(self, description: str, total: int) -> Iterator[Callable[[int], None]]:
+        """A progress bar of ``total`` steps on stderr; yields ``advance(steps)``."""
+        with self._bar(description, total) as (progress, task):
             yield lambda steps: progress.advance(task, steps)
