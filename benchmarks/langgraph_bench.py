@@ -25,6 +25,7 @@ Sides: ``SqliteSaver`` (FULL, its default; and NORMAL), ``StatehubSaver`` on SQL
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import operator
 import os
@@ -112,12 +113,12 @@ def statehub_sqlite(directory: Path, sync: str) -> Iterator[tuple[Any, Callable[
 
 @contextmanager
 def swarmstate_disk(directory: Path) -> Iterator[tuple[Any, Callable[[], int]]]:
-    from swarmstate.backends.disk import DiskStore
-    from swarmstate.integrations.langgraph import SwarmStateSaver
-
+    # Imported by name: the peer is optional (the bench extra), typed or not.
+    disk = importlib.import_module("swarmstate.backends.disk")
+    peer = importlib.import_module("swarmstate.integrations.langgraph")
     path = directory / "swarmstate.db"
-    store = DiskStore(str(path))
-    yield SwarmStateSaver(store), lambda: sqlite_bytes(path)  # type: ignore[arg-type]
+    store = disk.DiskStore(str(path))
+    yield peer.SwarmStateSaver(store), lambda: sqlite_bytes(path)
     store.close()
 
 
@@ -226,8 +227,6 @@ def available(side: str) -> str:
     """Why a side cannot run here ("" if it can)."""
     if side.startswith("swarmstate"):
         try:
-            import importlib
-
             importlib.import_module("msgpack")
             importlib.import_module("swarmstate")
         except ImportError as exc:
