@@ -12,7 +12,7 @@ first thing that is wrong.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
@@ -29,9 +29,10 @@ from statehub.reducers import BUILTINS, builtin_name
 from statehub.txn import DISPATCH, Op, Plan, Stored, Txn
 
 __all__ = [
+    "chain_from_wire",
+    "chain_to_wire",
     "change_from_wire",
     "change_to_wire",
-    "error_facts",
     "error_from_wire",
     "export_from_wire",
     "export_to_wire",
@@ -262,6 +263,27 @@ def outcome_from_wire(value: Any) -> tuple[Plan | None, dict[str, Stored | None]
 # -- the log ---------------------------------------------------------------------
 
 
+Chain = list[tuple[str, bytes | None, bytes | None]]
+"""A key's log rows as :meth:`~statehub.backends.base.Backend.chain` gives them."""
+
+
+def chain_to_wire(chain: Iterable[tuple[str, bytes | None, bytes | None]]) -> list[list[Any]]:
+    """A key's chain of log rows: ``[op, patch, value]`` each, as text."""
+    return [[op, _text(patch), _text(value)] for op, patch, value in chain]
+
+
+def chain_from_wire(value: Any) -> Chain:
+    """The chain :func:`chain_to_wire` made."""
+    if not isinstance(value, list) or not all(
+        isinstance(row, list) and len(row) == 3 for row in value
+    ):
+        raise InvalidArgument("a chain is a list of [op, patch, value]")
+    return [
+        (_typed(op, str, "a chain's op"), _bytes(patch, "a patch"), _bytes(whole, "a value"))
+        for op, patch, whole in value
+    ]
+
+
 def query_to_wire(query: ChangeQuery) -> dict[str, Any]:
     """A change query as JSON."""
     return asdict(query)
@@ -359,17 +381,6 @@ _ERRORS: dict[str, type[StatehubError]] = {
     for name in errors.__all__
     if isinstance(kind := getattr(errors, name), type) and issubclass(kind, StatehubError)
 }
-
-_JSON_SCALARS = (str, int, float, bool, type(None))
-
-
-def error_facts(exc: StatehubError) -> dict[str, Any]:
-    """The attributes of ``exc`` that are JSON scalars (key, expected, holder, ...)."""
-    return {
-        name: value
-        for name, value in vars(exc).items()
-        if not name.startswith("_") and isinstance(value, _JSON_SCALARS)
-    }
 
 
 def error_from_wire(body: Any, fallback: Callable[[str], StatehubError]) -> StatehubError:

@@ -42,6 +42,7 @@ from statehub.reducers import BUILTINS, builtin_name
 from statehub.retry import backoff
 from statehub.txn import DELETE, DISPATCH, MERGE, PUT, Op, Stored, Txn, is_expired, run_reducer
 from statehub.wire import (
+    chain_from_wire,
     change_from_wire,
     error_from_wire,
     export_to_wire,
@@ -167,8 +168,7 @@ class RemoteBackend(Backend):
 
     def chain(self, key: str, revision: int) -> Iterable[tuple[str, bytes | None, bytes | None]]:
         """``key``'s log rows at or before ``revision``, newest first."""
-        chain = self._read("chain", {"key": key, "revision": revision})["chain"]
-        return [(op, _bytes(patch), _bytes(value)) for op, patch, value in chain]
+        return chain_from_wire(self._read("chain", {"key": key, "revision": revision})["chain"])
 
     def changed_keys(self, prefix: str, until: int, visible_to: str | None) -> list[str]:
         """Keys under ``prefix`` changed at or before ``until``."""
@@ -213,10 +213,6 @@ class RemoteBackend(Backend):
     def close(self) -> None:
         """Close the HTTP connections."""
         self._client.close()
-
-
-def _bytes(text: str | None) -> bytes | None:
-    return None if text is None else text.encode()
 
 
 def _runs_here(op: Op) -> bool:

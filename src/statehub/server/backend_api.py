@@ -27,12 +27,14 @@ from statehub.errors import InvalidArgument, InvalidValue, StatehubError
 from statehub.hub import Hub
 from statehub.keys import validate_prefix
 from statehub.server import guard
+from statehub.server.auth import identify
+from statehub.server.errors import ApiError, error_response, statehub_error_response
 from statehub.server.hubs import HubRegistry
-from statehub.server.tokens import Identity, authenticate
+from statehub.server.tokens import Identity
 from statehub.txn import Txn
 from statehub.wire import (
+    chain_to_wire,
     change_to_wire,
-    error_facts,
     export_from_wire,
     outcome_to_wire,
     query_from_wire,
@@ -51,35 +53,13 @@ _ENVELOPE_BYTES = 1024 * 1024
 
 router = APIRouter(prefix="/v1/backend", include_in_schema=False)
 
-_STATUS = {
-    "AccessDenied": 403,
-    "ConflictError": 409,
-    "LockedError": 423,
-    "StaleFenceError": 409,
-    "CompactedError": 410,
-    "UnknownCheckpoint": 404,
-    "ValueTooLarge": 413,
-    "BackendBusy": 503,
-    "BackendUnavailable": 503,
-    "BackendError": 503,
-    "HubClosed": 503,
-}
-
 
 def _json(value: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(value), status, media_type="application/json")
 
 
-def _failure(exc: StatehubError) -> Response:
-    name = type(exc).__name__
-    body = {"type": name, "message": str(exc), **error_facts(exc)}
-    return _json({"error": body}, _STATUS.get(name, 400))
-
-
-def _unauthorized() -> Response:
-    return _json(
-        {"error": {"type": "Unauthorized", "message": "a valid bearer token is required"}}, 401
-    )
+def _refused(exc: ApiError) -> Response:
+    return error_response(exc.status, exc.type_name, exc.message, exc.facts)
 
 
 def _registry(request: Request) -> HubRegistry:
@@ -87,9 +67,9 @@ def _registry(request: Request) -> HubRegistry:
     return registry
 
 
-def _identity(request: Request, registry: HubRegistry) -> Identity | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return authenticate(registry.home, token.strip()) if scheme.lower() == "bearer" else None
+def _identity(request: Request, registry: HubRegistry) -> Identity:
+    """Who the request's token is (:data:`~statehub.server.auth.UNAUTHORIZED` if nobody)."""
+    return identify(registry.home, request.headers.get("authorization"))
 
 
 def _body_limit(request: Request, hub: Hub) -> int:
@@ -123,21 +103,21 @@ async def _serve(request: Request, call: Call) -> Response:
         arguments = await _body(request, _body_limit(request, registry.home))
         return await run_in_threadpool(_authorized_call, request, registry, call, arguments)
     except StatehubError as exc:
-        return _failure(exc)
+        return statehub_error_response(exc)
 
 
 def _authorized_call(
     request: Request, registry: HubRegistry, call: Call, arguments: Any
 ) -> Response:
     """``call``, if the request's token is valid (one trip to the thread pool for both)."""
-    identity = _identity(request, registry)
-    if identity is None:
-        return _unauthorized()
     try:
+        identity = _identity(request, registry)
         hub = registry.get(request.query_params.get("hub"))
         return _json(call(hub, identity, arguments))
+    except ApiError as exc:
+        return _refused(exc)
     except StatehubError as exc:
-        return _failure(exc)
+        return statehub_error_response(exc)
 
 
 def _field(arguments: Any, name: str, kind: type | tuple[type, ...], optional: bool = False) -> Any:
@@ -200,12 +180,7 @@ def _scan(hub: Hub, identity: Identity, arguments: Any) -> Any:
 def _chain(hub: Hub, identity: Identity, arguments: Any) -> Any:
     key = guard.check_readable(identity, _field(arguments, "key", str))
     revision = _field(arguments, "revision", int)
-    chain = hub.backend.chain(key, revision)
-    return {"chain": [[op, _text(patch), _text(value)] for op, patch, value in chain]}
-
-
-def _text(data: bytes | None) -> str | None:
-    return None if data is None else data.decode()
+    return {"chain": chain_to_wire(hub.backend.chain(key, revision))}
 
 
 def _changed_keys(hub: Hub, identity: Identity, arguments: Any) -> Any:
@@ -271,8 +246,7 @@ async def wait(request: Request) -> Response:
     """Block until the hub's head passes ``after`` (at most ``timeout``, capped)."""
     try:
         registry = _registry(request)
-        if await run_in_threadpool(_identity, request, registry) is None:
-            return _unauthorized()
+        await run_in_threadpool(_identity, request, registry)
         hub = await run_in_threadpool(registry.get, request.query_params.get("hub"))
         arguments = await _body(request, _body_limit(request, hub))
         after = _field(arguments, "after", int)
@@ -280,8 +254,10 @@ async def wait(request: Request) -> Response:
         notifier = registry.notifier(hub)
         head = await notifier.wait_past(after, min(max(float(timeout), 0.0), MAX_WAIT))
         return _json({"head": head})
+    except ApiError as exc:
+        return _refused(exc)
     except StatehubError as exc:
-        return _failure(exc)
+        return statehub_error_response(exc)
 
 
 @router.post("/{call}")
