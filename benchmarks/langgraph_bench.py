@@ -7,8 +7,11 @@ Run from the repository root::
 
 The workload (the issue's): a 1-node graph whose state is a ``messages`` list with an
 ``operator.add`` reducer, invoked N times on one thread; each invocation appends one
-200-byte message (3 checkpoints and 2 ``put_writes`` per invocation). Measured per
-saver, each run in a fresh process and on a fresh file or database:
+200-byte message, ``"x" * 200`` (3 checkpoints and 2 ``put_writes`` per invocation).
+statehub packs large log payloads (DEFLATE), so one more StatehubSaver run appends
+200 characters of random base64 instead, the worst case for its bytes on disk. A
+saver that stores nothing measures LangGraph's own cost: no saver can be faster.
+Measured per saver, each run in a fresh process and on a fresh file or database:
 
 * invocations/s (checkpoints/s is 3x that), the median over the repeats;
 * bytes on disk at the end: the SQLite file plus its WAL after
@@ -25,10 +28,12 @@ Sides: ``SqliteSaver`` (FULL, its default; and NORMAL), ``StatehubSaver`` on SQL
 from __future__ import annotations
 
 import argparse
+import base64
 import importlib
 import json
 import operator
 import os
+import random
 import sqlite3
 import statistics
 import subprocess
@@ -50,6 +55,14 @@ class Messages(TypedDict):
 
 def node(state: Messages) -> dict[str, list[str]]:
     return {"messages": ["x" * 200]}
+
+
+_NOISE = random.Random(7)
+
+
+def random_node(state: Messages) -> dict[str, list[str]]:
+    """Appends 200 characters of random base64: a message no compressor can shrink much."""
+    return {"messages": [base64.b64encode(_NOISE.randbytes(150)).decode()]}
 
 
 def sqlite_bytes(path: Path) -> int:
@@ -88,6 +101,12 @@ def postgres_bytes(url: str) -> int:
 
 Side = Callable[[Path], AbstractContextManager[tuple[Any, Callable[[], int]]]]
 
+CEILING = "no saver (LangGraph alone)"
+"""The side that stores nothing: LangGraph's own speed on the workload."""
+
+RANDOM = "StatehubSaver sync=normal, random messages"
+"""StatehubSaver appending incompressible messages: its bytes on disk at worst."""
+
 
 @contextmanager
 def sqlite_saver(directory: Path, synchronous: str) -> Iterator[tuple[Any, Callable[[], int]]]:
@@ -109,6 +128,34 @@ def statehub_sqlite(directory: Path, sync: str) -> Iterator[tuple[Any, Callable[
     path = directory / "statehub.db"
     with StatehubSaver.from_url(f"sqlite:///{path}?sync={sync}") as saver:
         yield saver, lambda: sqlite_bytes(path)
+
+
+@contextmanager
+def nothing_saver(directory: Path) -> Iterator[tuple[Any, Callable[[], int]]]:
+    """A saver that keeps each thread's latest checkpoint in a dict, and nothing else.
+
+    Not a checkpointer (no history, no writes, no copies): the speed LangGraph itself
+    allows, the ceiling for every saver on this workload.
+    """
+    from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+
+    latest: dict[str, CheckpointTuple] = {}
+
+    class NothingSaver(BaseCheckpointSaver[str]):
+        def get_tuple(self, config: Any) -> CheckpointTuple | None:
+            return latest.get(config["configurable"]["thread_id"])
+
+        def put(self, config: Any, checkpoint: Any, metadata: Any, versions: Any) -> Any:
+            thread_id = config["configurable"]["thread_id"]
+            ids = {"thread_id": thread_id, "checkpoint_ns": "", "checkpoint_id": checkpoint["id"]}
+            stored = {"configurable": ids}
+            latest[thread_id] = CheckpointTuple(stored, checkpoint, metadata, config, [])  # type: ignore[arg-type]
+            return stored
+
+        def put_writes(self, config: Any, writes: Any, task_id: str, task_path: str = "") -> None:
+            return None
+
+    yield NothingSaver(), lambda: 0
 
 
 @contextmanager
@@ -145,6 +192,7 @@ def statehub_postgres(directory: Path) -> Iterator[tuple[Any, Callable[[], int]]
 
 SIDES: dict[str, tuple[str, str, Side]] = {
     # name: (storage, durability, factory)
+    CEILING: ("none", "none (stores nothing)", nothing_saver),
     "SqliteSaver FULL": ("SQLite", "FULL (power loss)", lambda d: sqlite_saver(d, "FULL")),
     "StatehubSaver sync=full": (
         "SQLite",
@@ -172,6 +220,7 @@ SIDES: dict[str, tuple[str, str, Side]] = {
         "synchronous_commit=on",
         statehub_postgres,
     ),
+    RANDOM: ("SQLite", "NORMAL (process crash)", lambda d: statehub_sqlite(d, "normal")),
 }
 
 
@@ -180,7 +229,7 @@ def measure(side: str, invocations: int) -> dict[str, Any]:
     from langgraph.graph import START, StateGraph
 
     graph = StateGraph(Messages)
-    graph.add_node("node", node)
+    graph.add_node("node", random_node if side == RANDOM else node)
     graph.add_edge(START, "node")
     with (
         tempfile.TemporaryDirectory(prefix="lgbench-") as directory,
@@ -243,9 +292,12 @@ PAIRS = {
 """Each other saver, and the StatehubSaver compared with it at equal durability."""
 
 
-def ratio(runs: dict[str, list[dict[str, Any]]], side: str) -> str:
-    """StatehubSaver's speed over ``side``'s: the median of the ratios within each repeat."""
-    ours = PAIRS.get(side)
+def ratio(runs: dict[str, list[dict[str, Any]]], side: str, ours: str | None = None) -> str:
+    """``ours``' speed over ``side``'s (StatehubSaver at equal durability by default).
+
+    The median of the ratios within each repeat.
+    """
+    ours = ours or PAIRS.get(side)
     if ours not in runs or side not in runs:
         return ""
     ratios = [

@@ -765,6 +765,32 @@ def langgraph_rows(sizes: Sizes) -> list[tuple[str, str, str, str]]:
                 else speed,
             )
         )
+    ceiling, worst = langgraph_bench.CEILING, langgraph_bench.RANDOM
+    if ceiling in runs:
+        rate = langgraph_bench.summary(runs[ceiling])[0]
+        limits = ", ".join(
+            f"{langgraph_bench.ratio(runs, side, ceiling)} {side}"
+            for side in ("SqliteSaver FULL", "SqliteSaver NORMAL", "PostgresSaver")
+            if side in runs
+        )
+        rows.append(
+            (
+                "  LangGraph alone (a saver that stores nothing): the ceiling",
+                "-",
+                f"{rate:,.0f}/s",
+                f"the most any saver can reach: {limits}",
+            )
+        )
+    if worst in runs:
+        rate, size, _ = langgraph_bench.summary(runs[worst])
+        rows.append(
+            (
+                "  StatehubSaver NORMAL, random (incompressible) 200-char messages",
+                f"{rate:,.0f}/s, {size / 1e6:,.2f} MB",
+                "-",
+                "bytes on disk at worst (target <= 3 MB)",
+            )
+        )
     return rows
 
 

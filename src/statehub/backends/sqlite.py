@@ -39,6 +39,7 @@ from statehub.history import (
     plan_key_compaction,
 )
 from statehub.model import Change
+from statehub.packing import pack, unpack
 from statehub.retry import backoff
 from statehub.txn import Plan, Stored, Txn, plan_with_expiry
 
@@ -88,6 +89,9 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX entries_by_expiry ON entries (hub, expires_ts) WHERE expires_ts IS NOT NULL",
         "ALTER TABLE hubs ADD COLUMN compacted_before INTEGER NOT NULL DEFAULT 0",
     ),
+    # Log payloads may be packed (statehub.packing) from here on: no statement, but an
+    # older statehub must refuse the file instead of reading packed bytes as JSON.
+    (),
 )
 """Numbered migrations: entry ``n`` takes the schema from version ``n`` to ``n + 1``."""
 
@@ -155,6 +159,16 @@ def _execute(conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) ->
         conn.execute(sql, rows[0])
     elif rows:
         conn.executemany(sql, rows)
+
+
+def _packed(change: RawChange) -> RawChange:
+    """A log row as stored: its patch, value and cause packed (see :mod:`statehub.packing`)."""
+    return (*change[:8], pack(change[8]), pack(change[9]), pack(change[10]))
+
+
+def _unpacked(row: tuple[Any, ...]) -> RawChange:
+    """A stored log row (``_CHANGE_COLUMNS``) with its JSON payloads unpacked."""
+    return (*row[:8], unpack(row[8]), unpack(row[9]), unpack(row[10]))
 
 
 def _stored(row: tuple[Any, ...]) -> Stored:
@@ -351,9 +365,9 @@ class SqliteBackend(Backend):
                 row.label,
                 row.prev_version,
                 row.version,
-                row.patch,
-                row.value,
-                row.cause,
+                pack(row.patch),
+                pack(row.value),
+                pack(row.cause),
             )
             for row in plan.rows
         ]
@@ -402,9 +416,9 @@ class SqliteBackend(Backend):
             found = []
             cursor = conn.execute(sql, (self._hub, key, revision))
             try:
-                for row in cursor:
-                    found.append(row)
-                    if row[2] is not None or is_removal(row[1], row[2]):
+                for op, patch, value in cursor:
+                    found.append((op, unpack(patch), unpack(value)))
+                    if value is not None or is_removal(patch, value):
                         break
             finally:
                 cursor.close()
@@ -463,13 +477,13 @@ class SqliteBackend(Backend):
         rows = self._run(
             lambda conn: conn.execute(sql, (self._hub, *params)).fetchall(), write=False
         )
-        return [change_from_row(*row) for row in rows]
+        return [change_from_row(*_unpacked(row)) for row in rows]
 
     def raw_changes(self) -> list[RawChange]:
         """Every log row as stored, in revision order."""
         sql = f"SELECT {_CHANGE_COLUMNS} FROM changes WHERE hub = ? ORDER BY revision, key"
         rows = self._run(lambda conn: conn.execute(sql, (self._hub,)).fetchall(), write=False)
-        return [tuple(row) for row in rows]
+        return [_unpacked(row) for row in rows]
 
     def load_export(self, export: Export) -> None:
         """Load an export's rows and log into this empty hub, in one transaction."""
@@ -482,7 +496,7 @@ class SqliteBackend(Backend):
             ):
                 raise InvalidArgument("can only import into an empty hub")
             conn.executemany(_UPSERT, [_entry_params(hub, row) for row in export.entries])
-            conn.executemany(_INSERT_CHANGE, [(hub, *change) for change in export.changes])
+            conn.executemany(_INSERT_CHANGE, [(hub, *_packed(change)) for change in export.changes])
             oldest = export.oldest if export.changes else 0
             conn.execute("UPDATE hubs SET compacted_before = ? WHERE id = ?", (oldest, hub))
 
@@ -515,13 +529,13 @@ class SqliteBackend(Backend):
                 (hub, oldest),
             )
             for key, revision, op, patch, value in cursor:
-                rows_by_key.setdefault(key, []).append((revision, op, patch, value))
+                rows_by_key.setdefault(key, []).append((revision, op, unpack(patch), unpack(value)))
             dropped = 0
             for key, rows in rows_by_key.items():
                 rewrites, drops = plan_key_compaction(rows, oldest, keep)
                 conn.executemany(
                     "UPDATE changes SET value = ? WHERE hub = ? AND revision = ? AND key = ?",
-                    [(value, hub, revision, key) for revision, value in rewrites.items()],
+                    [(pack(value), hub, revision, key) for revision, value in rewrites.items()],
                 )
                 conn.executemany(
                     "DELETE FROM changes WHERE hub = ? AND revision = ? AND key = ?",
