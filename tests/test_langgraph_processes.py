@@ -131,8 +131,9 @@ def test_a_thousand_invocations_keep_descriptors_flat_and_storage_linear(
         # from LangGraph's threads directly would open ~6 per invocation.
         assert open_descriptors() <= before + 3 * WORKERS
         assert len(app.get_state(CONFIG).values["messages"]) == 1000
-    # 200 KB of messages; SqliteSaver leaves 308 MB for the same workload.
-    assert disk_bytes(path) < 6_000_000
+    # 200 KB of messages; SqliteSaver leaves 308 MB for the same workload, and the
+    # issue's target is 3 MB.
+    assert disk_bytes(path) <= 3_000_000
 
 
 def test_storage_against_sqlite_saver_on_the_same_workload(tmp_path: Path) -> None:

@@ -76,11 +76,9 @@ def version_text(version: Any) -> str:
 
 
 def _starts_with(value: list[Any], prefix: list[Any]) -> bool:
-    if len(value) < len(prefix):
-        return False
-    if all(a is b for a, b in zip(value, prefix, strict=False)):
-        return True
-    return value[: len(prefix)] == prefix
+    # List equality runs in C and takes an item that *is* the other as equal without
+    # comparing it: LangGraph's reducers build the new list from the old one's items.
+    return len(value) >= len(prefix) and value[: len(prefix)] == prefix
 
 
 class ChannelStore:
