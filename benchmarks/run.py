@@ -16,7 +16,8 @@ raw ``sqlite3`` baseline alternate within each repeat so both see the same noise
   transaction.
 * ``memory://`` ``put``/s.
 * 2-process ``update`` contention on one SQLite key: commits/s, latency percentiles.
-* Bytes on disk after 1,000 and 2,000 ``append`` dispatches of a 200-byte message.
+* Bytes on disk after 1,000 and 2,000 ``append`` dispatches of a 200-byte message
+  (random base64: the log is packed, so repeated characters would flatter it).
 * PostgreSQL put/s beside raw psycopg, 4 hubs vs 1, async put/s (``postgres_bench.py``).
 * LangGraph: ``StatehubSaver`` beside ``SqliteSaver``, ``PostgresSaver`` and
   swarmstate's saver at equal durability, on the issue's 1,000-invocation workload
@@ -29,9 +30,11 @@ be on the disk you care about; tmpfs makes ``sync=full`` meaningless).
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime
 import os
 import platform
+import random
 import shutil
 import sqlite3
 import statistics
@@ -367,12 +370,19 @@ class DiskResult:
     columns: dict[str, int]
 
 
+def random_message(noise: random.Random) -> str:
+    """MESSAGE_BYTES characters of random base64: statehub packs its log with DEFLATE,
+    so a repeated character would measure the compressor, not the storage layout."""
+    return base64.b64encode(noise.randbytes(MESSAGE_BYTES * 3 // 4)).decode()
+
+
 def disk_after_appends(path: Path, count: int) -> DiskResult:
-    message = "m" * MESSAGE_BYTES
+    noise = random.Random(count)
+    messages = [random_message(noise) for _ in range(count)]
     with statehub.open(sqlite_url(path)) as hub:
         agent = hub.agent("bench")
         with timer() as elapsed:
-            for _ in range(count):
+            for message in messages:
                 agent.dispatch("global/log", message, reducer="append")
     size = file_bytes(path)  # after close: the WAL is checkpointed
     tables: dict[str, int] = {}
