@@ -1,26 +1,29 @@
 """The PostgreSQL schema and server-side functions, as numbered migrations.
 
 Every table is keyed by hub id first, so many hubs share one database (or one
-sharded cluster) and commit in parallel; a hub's own commits are serialized by a
-``FOR UPDATE`` lock on its row in ``statehub_hubs``, which keeps its revisions gap-free
-and in commit order.
+sharded cluster) and commit in parallel; a hub's own commits are serialized by an
+advisory lock on its id, which keeps its revisions gap-free and in commit order.
 """
 
 from __future__ import annotations
 
 __all__ = ["FUNCTIONS", "MIGRATIONS", "SCHEMA_VERSION"]
 
-FUNCTIONS = r"""
--- The lock that serializes one hub's commits (an advisory lock: no row is rewritten).
+_HUB_LOCK = "pg_advisory_xact_lock(hashtext('statehub hub'), p_hub::int)"
+"""The lock that serializes hub ``p_hub``'s commits (advisory: no row is rewritten)."""
+
+_HEAD = "coalesce(max(revision), 0) FROM statehub_changes WHERE hub = p_hub"
+"""Hub ``p_hub``'s head revision: every commit logs a change, compaction keeps the newest."""
+
+FUNCTIONS = rf"""
 CREATE OR REPLACE FUNCTION statehub_lock(p_hub bigint) RETURNS void
 LANGUAGE sql AS $$
-    SELECT pg_advisory_xact_lock(hashtext('statehub hub'), p_hub::int)
+    SELECT {_HUB_LOCK}
 $$;
 
--- The hub's head revision: every commit logs a change and compaction keeps the newest.
 CREATE OR REPLACE FUNCTION statehub_head(p_hub bigint) RETURNS bigint
 LANGUAGE sql STABLE AS $$
-    SELECT coalesce(max(revision), 0) FROM statehub_changes WHERE hub = p_hub
+    SELECT {_HEAD}
 $$;
 
 CREATE OR REPLACE FUNCTION statehub_fence(p_key text, p_value text, p_planned bigint,
@@ -29,7 +32,7 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE
         WHEN p_shift = 0 OR p_value IS NULL OR left(p_key, 7) <> '_locks/' THEN p_value
         WHEN (p_value::jsonb ->> 'fence')::bigint < p_planned THEN p_value
-        ELSE jsonb_set(p_value::jsonb, '{fence}',
+        ELSE jsonb_set(p_value::jsonb, '{{fence}}',
                        to_jsonb((p_value::jsonb ->> 'fence')::bigint + p_shift))::text
     END
 $$;
@@ -41,58 +44,72 @@ $$;
 -- returned. Raises SQLSTATE SH001 if a row changed and SH002 if the client's clock is
 -- ahead of the database's (re-plan on fresh rows and the database's time); the
 -- raise undoes the whole call.
+--
+-- After the lock, one statement does the rest: its snapshot is taken once the lock is
+-- held, so it sees every earlier commit, and its data-modifying CTEs all see the rows
+-- as they were before it (the checks read what the writes replace). The lock and the
+-- head are written out here rather than called: PL/pgSQL caches the plans of its own
+-- statements, but a SQL function called from one is planned again at every call.
+-- Plans are generic: left to choose, PostgreSQL kept planning this statement afresh
+-- for each call's parameters (a custom plan), which cost more than running it.
 CREATE OR REPLACE FUNCTION statehub_apply(p_hub bigint, p_planned bigint, p_ts float8,
                                           p_expect jsonb, p_count int, p_writes jsonb,
                                           p_deletes text[], p_changes jsonb) RETURNS bigint
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_first bigint;
-    v_shift bigint;
+    v_changed boolean;
+    v_ahead boolean;
 BEGIN
-    -- This hub's commits queue on its advisory lock; every statement after this one
-    -- sees every commit made before, so the log's largest revision is the head.
-    PERFORM statehub_lock(p_hub);
-    v_first := statehub_head(p_hub) + 1;
-    IF p_ts > extract(epoch FROM clock_timestamp()) + 1.0 THEN
-        RAISE EXCEPTION 'statehub: clock ahead' USING ERRCODE = 'SH002';
-    END IF;
-    IF EXISTS (
-        SELECT 1 FROM jsonb_each_text(p_expect) AS x(k, rev)
-        LEFT JOIN statehub_entries e ON e.hub = p_hub AND e.key = x.k
-        WHERE coalesce(e.modified_rev, 0) <> x.rev::bigint
-    ) THEN
-        RAISE EXCEPTION 'statehub: rows changed' USING ERRCODE = 'SH001';
-    END IF;
-    v_shift := v_first - p_planned;
-    WITH removed AS (
-        DELETE FROM statehub_entries WHERE hub = p_hub AND key = ANY(p_deletes)
+    PERFORM {_HUB_LOCK};
+    WITH head AS (
+        SELECT h.head + 1 AS first, h.head + 1 - p_planned AS shift,
+               EXISTS (SELECT 1 FROM jsonb_each_text(p_expect) AS x(k, rev)
+                       WHERE coalesce((SELECT e.modified_rev FROM statehub_entries e
+                                       WHERE e.hub = p_hub AND e.key = x.k), 0)
+                             <> x.rev::bigint) AS changed,
+               p_ts > extract(epoch FROM clock_timestamp()) + 1.0 AS ahead
+        FROM (SELECT {_HEAD}) AS h(head)
+    ), go AS (
+        SELECT first, shift FROM head WHERE NOT (changed OR ahead)
+    ), removed AS (
+        DELETE FROM statehub_entries
+        WHERE hub = p_hub AND key = ANY(p_deletes) AND EXISTS (SELECT FROM go)
     ), written AS (
         INSERT INTO statehub_entries AS e (hub, key, value, version, created_rev, modified_rev,
                                            updated_by, updated_ts, expires_ts, owner, patch_bytes)
         SELECT p_hub, w ->> 0,
-               (CASE WHEN v_shift = 0 THEN w ->> 1
-                     ELSE statehub_fence(w ->> 0, w ->> 1, p_planned, v_shift) END)::json,
+               (CASE WHEN shift = 0 THEN w ->> 1
+                     ELSE statehub_fence(w ->> 0, w ->> 1, p_planned, shift) END)::json,
                (w ->> 2)::int,
-               CASE WHEN (w ->> 3)::bigint >= p_planned THEN (w ->> 3)::bigint + v_shift
+               CASE WHEN (w ->> 3)::bigint >= p_planned THEN (w ->> 3)::bigint + shift
                     ELSE (w ->> 3)::bigint END,
-               (w ->> 4)::bigint + v_shift, w ->> 5, (w ->> 6)::float8, (w ->> 7)::float8,
+               (w ->> 4)::bigint + shift, w ->> 5, (w ->> 6)::float8, (w ->> 7)::float8,
                w ->> 8, (w ->> 9)::int
-        FROM jsonb_array_elements(p_writes) AS w
+        FROM go, jsonb_array_elements(p_writes) AS w
         ON CONFLICT (hub, key) DO UPDATE SET
             value = excluded.value, version = excluded.version,
             created_rev = excluded.created_rev, modified_rev = excluded.modified_rev,
             updated_by = excluded.updated_by, updated_ts = excluded.updated_ts,
             expires_ts = excluded.expires_ts, owner = excluded.owner,
             patch_bytes = excluded.patch_bytes
+    ), logged AS (
+        INSERT INTO statehub_changes (hub, revision, key, op, agent, ts, label, prev_version,
+                                      version, patch, value, cause)
+        SELECT p_hub, first + (c ->> 0)::int, c ->> 1, c ->> 2, c ->> 3, p_ts, c ->> 4,
+               (c ->> 5)::int, (c ->> 6)::int, (c ->> 7)::json,
+               (CASE WHEN shift = 0 THEN c ->> 8
+                     ELSE statehub_fence(c ->> 1, c ->> 8, p_planned, shift) END)::json,
+               (c ->> 9)::json
+        FROM go, jsonb_array_elements(p_changes) AS c
     )
-    INSERT INTO statehub_changes (hub, revision, key, op, agent, ts, label, prev_version,
-                                  version, patch, value, cause)
-    SELECT p_hub, v_first + (c ->> 0)::int, c ->> 1, c ->> 2, c ->> 3, p_ts, c ->> 4,
-           (c ->> 5)::int, (c ->> 6)::int, (c ->> 7)::json,
-           (CASE WHEN v_shift = 0 THEN c ->> 8
-                 ELSE statehub_fence(c ->> 1, c ->> 8, p_planned, v_shift) END)::json,
-           (c ->> 9)::json
-    FROM jsonb_array_elements(p_changes) AS c;
+    SELECT first, changed, ahead INTO v_first, v_changed, v_ahead FROM head;
+    IF v_changed THEN
+        RAISE EXCEPTION 'statehub: rows changed' USING ERRCODE = 'SH001';
+    END IF;
+    IF v_ahead THEN
+        RAISE EXCEPTION 'statehub: clock ahead' USING ERRCODE = 'SH002';
+    END IF;
     PERFORM pg_notify('statehub_' || p_hub, (v_first + p_count - 1)::text);
     RETURN v_first;
 END
