@@ -610,10 +610,17 @@ class PostgresBackend(Backend):
     # -- watching ----------------------------------------------------------------
 
     def _listening(self) -> psycopg.Connection[Any]:
+        """This thread's connection that listens for the hub's commits.
+
+        It listens first, then takes the watch lock: a writer notifies only while some
+        session holds that lock (see ``statehub_watch``), and one that saw nobody
+        holds the lock until its commit is done, so the head read after this includes it.
+        """
         conn: psycopg.Connection[Any] | None = getattr(self._listener, "conn", None)
         if conn is None or conn.closed:
             conn = psycopg.Connection.connect(self._dsn, autocommit=True)
             conn.execute(f"LISTEN statehub_{int(self._hub)}")
+            conn.execute("SELECT statehub_watch(%s)", (self._hub,))
             self._listener.conn = conn
             with self._listeners_lock:
                 self._listeners.append(conn)

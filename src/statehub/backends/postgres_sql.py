@@ -15,6 +15,9 @@ _HUB_LOCK = "pg_advisory_xact_lock(hashtext('statehub hub'), p_hub::int)"
 _HEAD = "coalesce(max(revision), 0) FROM statehub_changes WHERE hub = p_hub"
 """Hub ``p_hub``'s head revision: every commit logs a change, compaction keeps the newest."""
 
+_WATCH_KEY = "hashtext('statehub watch'), p_hub::int"
+"""The advisory lock key a session holds (shared) while it listens for hub ``p_hub``."""
+
 FUNCTIONS = rf"""
 CREATE OR REPLACE FUNCTION statehub_lock(p_hub bigint) RETURNS void
 LANGUAGE sql AS $$
@@ -24,6 +27,16 @@ $$;
 CREATE OR REPLACE FUNCTION statehub_head(p_hub bigint) RETURNS bigint
 LANGUAGE sql STABLE AS $$
     SELECT {_HEAD}
+$$;
+
+-- Called by a session about to wait for hub p_hub's commits, after its LISTEN and
+-- before it reads the head; it holds this lock until it disconnects. A writer that
+-- can take the same key exclusively has nobody to wake and skips pg_notify (which
+-- takes a database-wide lock at commit); a watcher that arrives meanwhile waits for
+-- that writer's commit to end, so the head it then reads includes it.
+CREATE OR REPLACE FUNCTION statehub_watch(p_hub bigint) RETURNS void
+LANGUAGE sql AS $$
+    SELECT pg_advisory_lock_shared({_WATCH_KEY})
 $$;
 
 CREATE OR REPLACE FUNCTION statehub_fence(p_key text, p_value text, p_planned bigint,
@@ -72,9 +85,6 @@ BEGIN
         FROM (SELECT {_HEAD}) AS h(head)
     ), go AS (
         SELECT first, shift FROM head WHERE NOT (changed OR ahead)
-    ), removed AS (
-        DELETE FROM statehub_entries
-        WHERE hub = p_hub AND key = ANY(p_deletes) AND EXISTS (SELECT FROM go)
     ), written AS (
         INSERT INTO statehub_entries AS e (hub, key, value, version, created_rev, modified_rev,
                                            updated_by, updated_ts, expires_ts, owner, patch_bytes)
@@ -110,7 +120,14 @@ BEGIN
     IF v_ahead THEN
         RAISE EXCEPTION 'statehub: clock ahead' USING ERRCODE = 'SH002';
     END IF;
-    PERFORM pg_notify('statehub_' || p_hub, (v_first + p_count - 1)::text);
+    -- A separate statement, run only when needed: an empty DELETE in the CTE above
+    -- cost as much as a row written (every data-modifying CTE opens its table).
+    IF cardinality(p_deletes) > 0 THEN
+        DELETE FROM statehub_entries WHERE hub = p_hub AND key = ANY(p_deletes);
+    END IF;
+    IF NOT pg_try_advisory_xact_lock({_WATCH_KEY}) THEN
+        PERFORM pg_notify('statehub_' || p_hub, (v_first + p_count - 1)::text);
+    END IF;
     RETURN v_first;
 END
 $$;
@@ -163,6 +180,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # The head is the log's largest revision now (see statehub_head): no counter row
     # rewritten at every commit.
     ("ALTER TABLE statehub_hubs DROP COLUMN head",),
+    # No foreign keys to statehub_hubs: checking one locked the hub's row (FOR KEY
+    # SHARE, a write to it) at every commit, and a hub's id only ever comes from that
+    # table, whose rows are never deleted.
+    (
+        "ALTER TABLE statehub_entries DROP CONSTRAINT statehub_entries_hub_fkey",
+        "ALTER TABLE statehub_changes DROP CONSTRAINT statehub_changes_hub_fkey",
+    ),
 )
 """Entry ``n`` takes the schema from version ``n`` to ``n + 1``."""
 
