@@ -149,7 +149,10 @@ def encode(key: str, value: Any, max_bytes: int = DEFAULT_MAX_VALUE_BYTES) -> by
     # holds none of them. Anything else takes the walk that names what is wrong.
     try:
         data = orjson.dumps(value)
-        trusted = _is_plain_scalar(value) or orjson.loads(data) == value
+        if type(value) is dict:  # the common case: no scalar test to fail first
+            trusted = orjson.loads(data) == value
+        else:
+            trusted = _is_plain_scalar(value) or orjson.loads(data) == value
     except (orjson.JSONEncodeError, RecursionError):
         trusted = False
     if not trusted:

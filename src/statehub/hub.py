@@ -17,10 +17,10 @@ from __future__ import annotations
 import os
 import time
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any
 
 import orjson
@@ -89,6 +89,9 @@ DEFAULT_UPDATE_RETRIES = 100
 
 OPTIMISTIC_UPDATES = 8
 """Conflicts :meth:`Agent.update` accepts before it applies ``fn`` inside the commit."""
+
+_NONE: Mapping[str, int] = MappingProxyType({})
+"""No compares, no fences: one shared empty mapping (a write builds no dicts for them)."""
 
 
 class Hub:
@@ -384,13 +387,13 @@ class Agent:
     def _commit_one(
         self,
         op: Op,
-        expect: dict[str, int],
+        expect: Mapping[str, int],
         fence: int | None = None,
-        unchanged_since: dict[str, int] | None = None,
+        unchanged_since: Mapping[str, int] = _NONE,
     ) -> Entry | None:
         hub = self.hub
-        fences = carried_fences(op.key, fence)
-        txn = Txn(self.name, (op,), expect, fences=fences, unchanged_since=unchanged_since or {})
+        fences = _NONE if fence is None else carried_fences(op.key, fence)
+        txn = Txn(self.name, (op,), expect, None, fences, unchanged_since)
         plan, before = hub.backend.commit(txn, hub.max_value_bytes)
         previous = before[op.key]
         if plan is None:
@@ -400,9 +403,9 @@ class Agent:
     def _commit_entry(
         self,
         op: Op,
-        expect: dict[str, int],
+        expect: Mapping[str, int],
         fence: int | None = None,
-        unchanged_since: dict[str, int] | None = None,
+        unchanged_since: Mapping[str, int] = _NONE,
     ) -> Entry:
         entry = self._commit_one(op, expect, fence, unchanged_since)
         assert entry is not None  # every op but delete leaves the key present
@@ -451,7 +454,8 @@ class Agent:
         'draft'
         """
         op = self._writes.put(key, value, owner, label, ttl)
-        return self._commit_entry(op, expected_versions(key, expect_version), fence)
+        expect = _NONE if expect_version is None else expected_versions(key, expect_version)
+        return self._commit_entry(op, expect, fence)
 
     def merge(
         self,

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["Change", "Checkpoint", "Entry"]
+__all__ = ["Change", "Checkpoint", "Entry", "EntryBuilder"]
 
 
 def _utc(timestamp: float | None) -> datetime | None:
@@ -73,6 +73,58 @@ class Entry:
             f"Entry(key={self.key!r}, value={self.value!r}, version={self.version}, "
             f"modified_rev={self.modified_rev}, updated_by={self.updated_by!r})"
         )
+
+
+class EntryBuilder:
+    """An :class:`Entry` in the making: the same slots, without the frozen ``__setattr__``.
+
+    A frozen dataclass sets each field through ``object.__setattr__`` (0.77 us for an
+    entry, and a write returns two); plain slot stores cost a fifth of that.
+    :meth:`build` then turns this very object into the ``Entry``, which the identical
+    layout allows.
+
+    >>> fields = ("global/x", b"[1]", 1, 1, 1, "a", 0.0, None, None, None)
+    >>> built = EntryBuilder(*fields).build()
+    >>> type(built) is Entry, built == Entry(*fields), built.value
+    (True, True, [1])
+    >>> built.version = 2
+    Traceback (most recent call last):
+    dataclasses.FrozenInstanceError: cannot assign to field 'version'
+    """
+
+    __slots__ = Entry.__slots__
+
+    def __init__(
+        self,
+        key: str,
+        data: bytes,
+        version: int,
+        created_rev: int,
+        modified_rev: int,
+        updated_by: str,
+        updated_ts: float,
+        expires_ts: float | None,
+        owner: str | None,
+        replaced: Entry | None,
+    ) -> None:
+        self.key = key
+        self.data = data
+        self.version = version
+        self.created_rev = created_rev
+        self.modified_rev = modified_rev
+        self.updated_by = updated_by
+        self.updated_ts = updated_ts
+        self.expires_ts = expires_ts
+        self.owner = owner
+        self.replaced = replaced
+        self._value = _UNDECODED
+
+    def build(self) -> Entry:
+        """This object, now the frozen :class:`Entry` (use the builder no more)."""
+        built: Any = self
+        built.__class__ = Entry
+        entry: Entry = built
+        return entry
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from statehub.errors import (
 )
 from statehub.locks import LOCK_SCOPE, LockState, check_write, lock_key
 from statehub.merge import merge_patch
-from statehub.model import Entry
+from statehub.model import Entry, EntryBuilder
 from statehub.patch import make_patch
 
 __all__ = [
@@ -123,8 +123,9 @@ class Txn:
     @property
     def keys(self) -> list[str]:
         """Every row the commit reads: its keys and their lock rows, each once."""
-        keys = dict.fromkeys(self.expect)
-        keys.update(dict.fromkeys(self.unchanged_since))
+        keys: dict[str, None] = dict.fromkeys(self.expect) if self.expect else {}
+        if self.unchanged_since:
+            keys.update(dict.fromkeys(self.unchanged_since))
         for op in self.ops:
             keys[op.key] = None
             if op.kind in USER_WRITES:
@@ -163,8 +164,8 @@ class Stored:
         )
 
     def to_entry(self, replaced: Entry | None = None) -> Entry:
-        """The public :class:`Entry` of this row (decoding a fresh copy of the value)."""
-        return Entry(
+        """The public :class:`Entry` of this row (its value decoded on first use)."""
+        return EntryBuilder(
             self.key,
             self.data,
             self.version,
@@ -175,7 +176,7 @@ class Stored:
             self.expires_ts,
             self.owner,
             replaced,
-        )
+        ).build()
 
 
 @dataclass(slots=True)
@@ -217,12 +218,15 @@ class Plan:
 class _Working:
     """A key's state while the ops of one commit are applied to it."""
 
-    __slots__ = ("causes", "data", "expires_ts", "label", "op", "owner")
+    __slots__ = ("before", "causes", "data", "expires_ts", "label", "op", "owner")
 
     def __init__(self, before: Stored | None) -> None:
-        self.data = before.data if before is not None else None
-        self.owner = before.owner if before is not None else None
-        self.expires_ts = before.expires_ts if before is not None else None
+        self.before = before
+        self.data: bytes | None = None
+        self.owner: str | None = None
+        self.expires_ts: float | None = None
+        if before is not None:
+            self.data, self.owner, self.expires_ts = before.data, before.owner, before.expires_ts
         self.causes: list[Any] = []
         self.op = PUT
         self.label: str | None = None
@@ -231,45 +235,59 @@ class _Working:
         return None if self.data is None else decode(self.data)
 
 
-@dataclass(slots=True)
 class _Commit:
     """What every op of one commit needs to know."""
 
-    txn: Txn
-    before: Mapping[str, Stored | None]
-    revision: int
-    timestamp: float
-    max_bytes: int
+    __slots__ = ("agent", "before", "fences", "max_bytes", "revision", "timestamp")
+
+    def __init__(
+        self,
+        txn: Txn,
+        before: Mapping[str, Stored | None],
+        revision: int,
+        timestamp: float,
+        max_bytes: int,
+    ) -> None:
+        self.agent = txn.agent
+        self.fences = txn.fences
+        self.before = before
+        self.revision = revision
+        self.timestamp = timestamp
+        self.max_bytes = max_bytes
+
+
+def _check_writable(key: str, work: _Working, commit: _Commit) -> None:
+    """Raise unless the commit's agent may write ``key``: its lock, then its owner."""
+    agent = commit.agent
+    lock_row = commit.before.get(lock_key(key))
+    lock = LockState.decode(key, lock_row.data) if lock_row is not None else None
+    check_write(key, lock, agent, commit.fences.get(key), commit.timestamp)
+    if work.owner is not None and work.owner != agent:
+        raise AccessDenied(key, agent, f"the key is owned by {work.owner!r}", owner=work.owner)
 
 
 def _apply(op: Op, work: _Working, commit: _Commit) -> None:
-    agent = commit.txn.agent
-    if op.kind in USER_WRITES:
-        lock_row = commit.before.get(lock_key(op.key))
-        lock = LockState.decode(op.key, lock_row.data if lock_row is not None else None)
-        check_write(op.key, lock, agent, commit.txn.fences.get(op.key), commit.timestamp)
-        if work.owner is not None and work.owner != agent:
-            raise AccessDenied(
-                op.key, agent, f"the key is owned by {work.owner!r}", owner=work.owner
-            )
-    if op.kind == PUT:
+    kind = op.kind
+    if kind in USER_WRITES:
+        _check_writable(op.key, work, commit)
+    if kind == PUT:
         work.data = op.data
         work.expires_ts = None
-    elif op.kind in (DELETE, EXPIRE):
+    elif kind in (DELETE, EXPIRE):
         work.data = None
-    elif op.kind == MERGE:
+    elif kind == MERGE:
         work.data = encode(op.key, merge_patch(work.value(), op.operand), commit.max_bytes)
-    elif op.kind == DISPATCH:
+    elif kind == DISPATCH:
         work.data = run_reducer(op, work.value(), commit.max_bytes)
     else:
         work.data = _lease(op, work, commit)
-    if op.ttl is not None and work.data is not None and op.kind in USER_WRITES:
+    if op.ttl is not None and work.data is not None and kind in USER_WRITES:
         work.expires_ts = commit.timestamp + op.ttl
     if work.data is None or op.owner is False:
         work.owner = None
     elif op.owner:
-        work.owner = agent
-    work.op = op.logged_as or op.kind
+        work.owner = commit.agent
+    work.op = op.logged_as or kind
     work.label = op.label or work.label
     if op.cause is not None:
         work.causes.append(op.cause)
@@ -278,7 +296,7 @@ def _apply(op: Op, work: _Working, commit: _Commit) -> None:
 def _lease(op: Op, work: _Working, commit: _Commit) -> bytes | None:
     """Take, renew or release the lease whose row is ``op.key``."""
     locked_key = op.key.removeprefix("_locks/")
-    agent, now = commit.txn.agent, commit.timestamp
+    agent, now = commit.agent, commit.timestamp
     current = LockState.decode(locked_key, work.data)
     if op.kind == LOCK:
         if current is not None and current.active(now) and current.holder != agent:
@@ -332,6 +350,21 @@ def _effect(before: Stored, data: bytes) -> tuple[bytes | None, bytes | None, in
     return patch, None, total
 
 
+def _check_compares(txn: Txn, before: Mapping[str, Stored | None]) -> None:
+    """Raise ``ConflictError`` unless every compare of ``txn`` holds on ``before``."""
+    for key, expected in txn.expect.items():
+        current = before.get(key)
+        actual = current.version if current is not None else 0
+        if actual != expected:
+            raise ConflictError(key, expected, actual)
+    for key, modified_rev in txn.unchanged_since.items():
+        current = before.get(key)
+        if (current.modified_rev if current is not None else 0) != modified_rev:
+            actual = current.version if current is not None else 0
+            detail = f"changed since revision {modified_rev}" if modified_rev else "created"
+            raise ConflictError(key, actual, actual, detail)
+
+
 def plan_commit(
     txn: Txn,
     before: Mapping[str, Stored | None],
@@ -357,17 +390,8 @@ def plan_commit(
         AccessDenied: a key is owned by another agent.
         ReducerError: a reducer raised or returned something that is not JSON.
     """
-    for key, expected in txn.expect.items():
-        current = before.get(key)
-        actual = current.version if current is not None else 0
-        if actual != expected:
-            raise ConflictError(key, expected, actual)
-    for key, modified_rev in txn.unchanged_since.items():
-        current = before.get(key)
-        if (current.modified_rev if current is not None else 0) != modified_rev:
-            actual = current.version if current is not None else 0
-            detail = f"changed since revision {modified_rev}" if modified_rev else "created"
-            raise ConflictError(key, actual, actual, detail)
+    if txn.expect or txn.unchanged_since:
+        _check_compares(txn, before)
     commit = _Commit(txn, before, revision, timestamp, max_bytes)
     working: dict[str, _Working] = {}
     for op in txn.ops:
@@ -378,26 +402,30 @@ def plan_commit(
     writes: dict[str, Stored | None] = {}
     rows: list[LogRow] = []
     for key, work in sorted(working.items()) if len(working) > 1 else working.items():
-        prev = before.get(key)
+        prev = work.before
         label = work.label or txn.label
         cause = None
         if work.causes:
             cause = encode_meta(work.causes[0] if len(work.causes) == 1 else work.causes)
-        if work.data is None:
+        data = work.data
+        if data is None:
             if prev is None:
                 continue
             writes[key] = None
             rows.append(LogRow(key, work.op, label, prev.version, 0, None, None, cause))
             continue
-        patch, full, patch_bytes = (
-            (None, work.data, 0) if prev is None else _effect(prev, work.data)
-        )
-        version = prev.version + 1 if prev is not None else 1
+        if prev is not None:
+            patch, full, patch_bytes = _effect(prev, data)
+            prev_version, created_rev = prev.version, prev.created_rev
+        else:
+            patch, full, patch_bytes = None, data, 0
+            prev_version, created_rev = 0, revision
+        version = prev_version + 1
         writes[key] = Stored(
             key,
-            work.data,
+            data,
             version,
-            prev.created_rev if prev is not None else revision,
+            created_rev,
             revision,
             txn.agent,
             timestamp,
@@ -405,7 +433,6 @@ def plan_commit(
             work.owner,
             patch_bytes,
         )
-        prev_version = prev.version if prev is not None else 0
         rows.append(LogRow(key, work.op, label, prev_version, version, patch, full, cause))
     if not rows:
         return None
@@ -435,8 +462,12 @@ def plan_with_expiry(
         Every plan to persist, in order; the rows ``txn`` saw before; and ``txn``'s
         own plan (``None`` if it changed nothing).
     """
-    expired = {key: row for key, row in before.items() if is_expired(row, timestamp)}
-    expired.update((row.key, row) for row in expired_elsewhere)
+    expired: dict[str, Stored] = {}
+    for key, stored in before.items():
+        if stored is not None and is_expired(stored, timestamp):
+            expired[key] = stored
+    for row in expired_elsewhere:
+        expired[row.key] = row
     plans: list[Plan] = []
     if expired:
         sweep = Txn(SYSTEM_AGENT, tuple(Op(EXPIRE, key) for key in sorted(expired)))

@@ -37,10 +37,9 @@ class Sweeper:
     def __init__(self) -> None:
         self._next = 0.0
 
-    def due(self, now: float, rows: Iterable[Stored]) -> list[Stored]:
-        """Up to :data:`SWEEP_BATCH` expired rows, if a sweep is due; else none."""
-        if not self.is_due(now):
-            return []
+    @staticmethod
+    def expired(now: float, rows: Iterable[Stored]) -> list[Stored]:
+        """The :data:`SWEEP_BATCH` of ``rows`` that expired first (ask :meth:`is_due` first)."""
         expired = [row for row in rows if is_expired(row, now)]
         return sorted(expired, key=lambda row: row.expires_ts or 0.0)[:SWEEP_BATCH]
 

@@ -11,7 +11,7 @@ import bisect
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import replace
+from typing import Final
 
 from statehub.backends.base import Backend, CommitOutcome, Sweeper
 from statehub.errors import InvalidArgument
@@ -19,46 +19,40 @@ from statehub.exchange import Export, RawChange
 from statehub.history import ChangeQuery, change_from_row, plan_key_compaction
 from statehub.keys import is_visible
 from statehub.model import Change
-from statehub.txn import LogRow, Plan, Stored, Txn, plan_with_expiry
+from statehub.txn import Plan, Stored, Txn, plan_with_expiry
 
 __all__ = ["MemoryBackend"]
 
 
-class _Logged:
-    """One log row with its revision, agent and time."""
-
-    __slots__ = ("agent", "revision", "row", "timestamp")
-
-    def __init__(self, revision: int, agent: str, timestamp: float, row: LogRow) -> None:
-        self.revision = revision
-        self.agent = agent
-        self.timestamp = timestamp
-        self.row = row
-
-    def to_change(self) -> Change:
-        row = self.row
-        return change_from_row(
-            self.revision,
-            row.key,
-            row.op,
-            self.agent,
-            self.timestamp,
-            row.label,
-            row.prev_version,
-            row.version,
-            row.patch,
-            row.value,
-            row.cause,
-        )
+# The log holds each row as a RawChange tuple (revision, key, op, agent, ts, label,
+# prev_version, version, patch, value, cause). A tuple of strings, numbers and bytes
+# is untracked by the garbage collector after its first pass, so a long log costs
+# the collections nothing (objects with slots would be traversed at every full one).
+_REVISION: Final = 0
+_KEY: Final = 1
+_OP: Final = 2
+_AGENT: Final = 3
+_TS: Final = 4
+_PATCH: Final = 8
+_VALUE: Final = 9
 
 
-def _matches(query: ChangeQuery, logged: _Logged) -> bool:
-    key = logged.row.key
+def _revision(logged: RawChange) -> int:
+    return logged[_REVISION]
+
+
+def _with_value(logged: RawChange, value: bytes | None) -> RawChange:
+    """``logged`` holding the whole ``value`` (compaction rewrites a patch row so)."""
+    return (*logged[:_VALUE], value, *logged[_VALUE + 1 :])  # type: ignore[return-value]
+
+
+def _matches(query: ChangeQuery, logged: RawChange) -> bool:
+    key = logged[_KEY]
     return (
         (query.key is None or key == query.key)
         and (query.prefix is None or key.startswith(query.prefix))
-        and (query.agent is None or logged.agent == query.agent)
-        and (query.until is None or logged.revision <= query.until)
+        and (query.agent is None or logged[_AGENT] == query.agent)
+        and (query.until is None or logged[_REVISION] <= query.until)
         and (query.visible_to is None or is_visible(query.visible_to, key))
     )
 
@@ -73,60 +67,67 @@ class MemoryBackend(Backend):
         self._expiring: set[str] = set()
         """Keys that have an expiry: what a sweep looks at."""
         self._rows: dict[str, Stored] = {}
-        self._log: list[_Logged] = []
-        self._by_key: dict[str, list[_Logged]] = {}
+        self._log: list[RawChange] = []
+        self._by_key: dict[str, list[RawChange]] = {}
         self._head = 0
         self._oldest = 0
+        self._waiting = 0
+        """Threads in :meth:`wait`: a commit wakes them only if there are any."""
 
     def commit(self, txn: Txn, max_bytes: int) -> CommitOutcome:
         """Apply ``txn`` under the store's lock."""
-        with self._changed:
+        rows = self._rows
+        with self._lock:
             now = time.time()
-            before = {key: self._rows.get(key) for key in txn.keys}
-            due = self._sweep.due(now, (self._rows[key] for key in self._expiring))
+            before = {key: rows.get(key) for key in txn.keys}
+            due: Iterable[Stored] = ()
+            if self._expiring and self._sweep.is_due(now):
+                due = self._sweep.expired(now, (rows[key] for key in self._expiring))
             plans, before, plan = plan_with_expiry(txn, before, self._head, now, max_bytes, due)
             for each in plans:
                 self._persist(each)
-            if plans:
+            if plans and self._waiting:
                 self._changed.notify_all()
             return plan, before
 
     def _persist(self, plan: Plan) -> None:
-        rows = self._rows
+        rows, expiring, by_key = self._rows, self._expiring, self._by_key
         for key, stored in plan.writes.items():
             if stored is None:
                 del rows[key]
             else:
                 rows[key] = stored
             if stored is not None and stored.expires_ts is not None:
-                self._expiring.add(key)
-            else:
-                self._expiring.discard(key)
+                expiring.add(key)
+            elif expiring:
+                expiring.discard(key)
+        revision, agent, timestamp = plan.revision, plan.agent, plan.timestamp
         for row in plan.rows:
-            logged = _Logged(plan.revision, plan.agent, plan.timestamp, row)
+            logged = (
+                revision,
+                row.key,
+                row.op,
+                agent,
+                timestamp,
+                row.label,
+                row.prev_version,
+                row.version,
+                row.patch,
+                row.value,
+                row.cause,
+            )
             self._log.append(logged)
-            self._by_key.setdefault(row.key, []).append(logged)
-        self._head = plan.revision
+            history = by_key.get(row.key)
+            if history is None:
+                by_key[row.key] = [logged]
+            else:
+                history.append(logged)
+        self._head = revision
 
     def raw_changes(self) -> list[RawChange]:
         """Every log row as stored, in revision order."""
         with self._lock:
-            return [
-                (
-                    item.revision,
-                    item.row.key,
-                    item.row.op,
-                    item.agent,
-                    item.timestamp,
-                    item.row.label,
-                    item.row.prev_version,
-                    item.row.version,
-                    item.row.patch,
-                    item.row.value,
-                    item.row.cause,
-                )
-                for item in self._log
-            ]
+            return list(self._log)
 
     def load_export(self, export: Export) -> None:
         """Load an export's rows and log into this empty hub."""
@@ -135,23 +136,9 @@ class MemoryBackend(Backend):
                 raise InvalidArgument("can only import into an empty hub")
             self._rows = {row.key: row for row in export.entries}
             self._expiring = {row.key for row in export.entries if row.expires_ts is not None}
-            for (
-                revision,
-                key,
-                op,
-                agent,
-                ts,
-                label,
-                prev,
-                version,
-                patch,
-                value,
-                cause,
-            ) in export.changes:
-                row = LogRow(key, op, label, prev, version, patch, value, cause)
-                logged = _Logged(revision, agent, ts, row)
+            for logged in export.changes:
                 self._log.append(logged)
-                self._by_key.setdefault(key, []).append(logged)
+                self._by_key.setdefault(logged[_KEY], []).append(logged)
             self._head = export.revision if export.changes else 0
             self._oldest = export.oldest if export.changes else 0
             self._changed.notify_all()
@@ -159,7 +146,7 @@ class MemoryBackend(Backend):
     def first_revision_since(self, timestamp: float) -> int:
         """The first revision committed at or after ``timestamp``."""
         with self._lock:
-            found = (item.revision for item in self._log if item.timestamp >= timestamp)
+            found = (item[_REVISION] for item in self._log if item[_TS] >= timestamp)
             return next(found, self._head + 1)
 
     def oldest(self) -> int:
@@ -171,30 +158,46 @@ class MemoryBackend(Backend):
         with self._lock:
             dropped = 0
             for key, logged in list(self._by_key.items()):
-                old = [item for item in logged if item.revision <= oldest]
+                old = [item for item in logged if item[_REVISION] <= oldest]
                 if not old:
                     continue
-                rows = [(i.revision, i.row.op, i.row.patch, i.row.value) for i in old]
+                rows = [(i[_REVISION], i[_OP], i[_PATCH], i[_VALUE]) for i in old]
                 rewrites, drops = plan_key_compaction(rows, oldest, keep)
                 gone = set(drops)
-                for item in old:
-                    if item.revision in rewrites:
-                        item.row = replace(item.row, value=rewrites[item.revision])
-                kept = [item for item in logged if item.revision not in gone]
+                kept = [
+                    _with_value(item, rewrites[item[_REVISION]])
+                    if item[_REVISION] in rewrites
+                    else item
+                    for item in logged
+                    if item[_REVISION] not in gone
+                ]
                 dropped += len(logged) - len(kept)
                 if kept:
                     self._by_key[key] = kept
                 else:
                     del self._by_key[key]
-            alive = {id(item) for logged in self._by_key.values() for item in logged}
-            self._log = [item for item in self._log if id(item) in alive]
+            # A revision may log several keys, so rows are told apart by (revision, key).
+            alive = {
+                (item[_REVISION], item[_KEY]): item
+                for logged in self._by_key.values()
+                for item in logged
+            }
+            self._log = [
+                alive[item[_REVISION], item[_KEY]]
+                for item in self._log
+                if (item[_REVISION], item[_KEY]) in alive
+            ]
             self._oldest = max(self._oldest, oldest)
             return dropped
 
     def wait(self, after: int, timeout: float | None) -> int:
         """Block until the head passes ``after`` or ``timeout`` seconds pass."""
         with self._changed:
-            self._changed.wait_for(lambda: self._head > after, timeout)
+            self._waiting += 1
+            try:
+                self._changed.wait_for(lambda: self._head > after, timeout)
+            finally:
+                self._waiting -= 1
             return self._head
 
     def load(self, key: str) -> Stored | None:
@@ -215,8 +218,8 @@ class MemoryBackend(Backend):
         """The key's log rows at or before ``revision``, newest first."""
         with self._lock:
             logged = list(self._by_key.get(key, ()))
-        end = bisect.bisect_right(logged, revision, key=lambda item: item.revision)
-        return ((item.row.op, item.row.patch, item.row.value) for item in reversed(logged[:end]))
+        end = bisect.bisect_right(logged, revision, key=_revision)
+        return ((item[_OP], item[_PATCH], item[_VALUE]) for item in reversed(logged[:end]))
 
     def changed_keys(self, prefix: str, until: int, visible_to: str | None) -> list[str]:
         """Keys under ``prefix`` changed at or before ``until``."""
@@ -225,7 +228,7 @@ class MemoryBackend(Backend):
                 key
                 for key, logged in self._by_key.items()
                 if key.startswith(prefix)
-                and logged[0].revision <= until
+                and logged[0][_REVISION] <= until
                 and (visible_to is None or is_visible(visible_to, key))
             )
 
@@ -235,15 +238,15 @@ class MemoryBackend(Backend):
             source = self._by_key.get(query.key, []) if query.key is not None else self._log
             start = 0
             if query.since is not None:
-                start = bisect.bisect_right(source, query.since, key=lambda item: item.revision)
+                start = bisect.bisect_right(source, query.since, key=_revision)
             found: list[Change] = []
             for logged in source[start:]:
                 if query.limit is not None and len(found) >= query.limit:
                     break
-                if query.until is not None and logged.revision > query.until:
+                if query.until is not None and logged[_REVISION] > query.until:
                     break
                 if _matches(query, logged):
-                    found.append(logged.to_change())
+                    found.append(change_from_row(*logged))
         return found
 
     def head(self) -> int:
