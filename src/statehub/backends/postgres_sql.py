@@ -1,16 +1,17 @@
 """The PostgreSQL schema and server-side functions, as numbered migrations.
 
 Every table is keyed by hub id first, so many hubs share one database (or one
-sharded cluster) and commit in parallel; a hub's own commits are serialized by an
-advisory lock on its id, which keeps its revisions gap-free and in commit order.
+sharded cluster) and commit in parallel; a hub's own commits are serialized by a lock
+on its row in ``statehub_hubs``, whose ``head`` they advance, which keeps its revisions
+gap-free and in commit order.
 """
 
 from __future__ import annotations
 
-__all__ = ["FUNCTIONS", "MIGRATIONS", "SCHEMA_VERSION"]
+__all__ = ["FAST_APPLY", "FUNCTIONS", "MIGRATIONS", "SCHEMA_VERSION"]
 
-_HUB_LOCK = "pg_advisory_xact_lock(hashtext('statehub hub'), p_hub::int)"
-"""The lock that serializes hub ``p_hub``'s commits (advisory: no row is rewritten)."""
+_HUB_LOCK = "FROM statehub_hubs WHERE id = p_hub FOR UPDATE"
+"""The lock that serializes hub ``p_hub``'s commits: its row, whose ``head`` they advance."""
 
 _HEAD = "coalesce(max(revision), 0) FROM statehub_changes WHERE hub = p_hub"
 """Hub ``p_hub``'s head revision: every commit logs a change, compaction keeps the newest."""
@@ -18,10 +19,55 @@ _HEAD = "coalesce(max(revision), 0) FROM statehub_changes WHERE hub = p_hub"
 _WATCH_KEY = "hashtext('statehub watch'), p_hub::int"
 """The advisory lock key a session holds (shared) while it listens for hub ``p_hub``."""
 
+_WRITES = """written AS (
+        INSERT INTO statehub_entries AS e (hub, key, value, version, created_rev, modified_rev,
+                                           updated_by, updated_ts, expires_ts, owner, patch_bytes)
+        SELECT {hub}, w ->> 0,
+               (CASE WHEN {shift} = 0 THEN w ->> 1
+                     ELSE statehub_fence(w ->> 0, w ->> 1, {planned}, {shift}) END)::json,
+               (w ->> 2)::int,
+               CASE WHEN (w ->> 3)::bigint >= {planned} THEN (w ->> 3)::bigint + {shift}
+                    ELSE (w ->> 3)::bigint END,
+               (w ->> 4)::bigint + {shift}, w ->> 5, (w ->> 6)::float8, (w ->> 7)::float8,
+               w ->> 8, (w ->> 9)::int
+        FROM {source}, jsonb_array_elements({writes}) AS w
+        ON CONFLICT (hub, key) DO UPDATE SET
+            value = excluded.value, version = excluded.version,
+            created_rev = excluded.created_rev, modified_rev = excluded.modified_rev,
+            updated_by = excluded.updated_by, updated_ts = excluded.updated_ts,
+            expires_ts = excluded.expires_ts, owner = excluded.owner,
+            patch_bytes = excluded.patch_bytes
+    ), logged AS (
+        INSERT INTO statehub_changes (hub, revision, key, op, agent, ts, label, prev_version,
+                                      version, patch, value, cause)
+        SELECT {hub}, {first} + (c ->> 0)::int, c ->> 1, c ->> 2, c ->> 3, {ts}, c ->> 4,
+               (c ->> 5)::int, (c ->> 6)::int, (c ->> 7)::json,
+               (CASE WHEN {shift} = 0 THEN c ->> 8
+                     ELSE statehub_fence(c ->> 1, c ->> 8, {planned}, {shift}) END)::json,
+               (c ->> 9)::json
+        FROM {source}, jsonb_array_elements({changes}) AS c
+    )"""
+"""The CTEs that write a plan's rows (``writes``) and log rows (``changes``), as JSON
+arrays, once per row of ``source``, renumbered by ``shift`` from revision ``planned``
+(0: as planned); ``first`` is the commit's first revision."""
+
+_APPLY_WRITES = _WRITES.format(
+    hub="p_hub",
+    shift="shift",
+    planned="p_planned",
+    first="first",
+    ts="p_ts",
+    source="go",
+    writes="p_writes",
+    changes="p_changes",
+)
+
 FUNCTIONS = rf"""
 CREATE OR REPLACE FUNCTION statehub_lock(p_hub bigint) RETURNS void
-LANGUAGE sql AS $$
-    SELECT {_HUB_LOCK}
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM {_HUB_LOCK};
+END
 $$;
 
 CREATE OR REPLACE FUNCTION statehub_head(p_hub bigint) RETURNS bigint
@@ -37,6 +83,16 @@ $$;
 CREATE OR REPLACE FUNCTION statehub_watch(p_hub bigint) RETURNS void
 LANGUAGE sql AS $$
     SELECT pg_advisory_lock_shared({_WATCH_KEY})
+$$;
+
+-- Wake hub p_hub's watchers, if any (see statehub_watch), with its new head.
+CREATE OR REPLACE FUNCTION statehub_wake(p_hub bigint, p_head bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT pg_try_advisory_xact_lock({_WATCH_KEY}) THEN
+        PERFORM pg_notify('statehub_' || p_hub, p_head::text);
+    END IF;
+END
 $$;
 
 CREATE OR REPLACE FUNCTION statehub_fence(p_key text, p_value text, p_planned bigint,
@@ -85,34 +141,9 @@ BEGIN
         FROM (SELECT {_HEAD}) AS h(head)
     ), go AS (
         SELECT first, shift FROM head WHERE NOT (changed OR ahead)
-    ), written AS (
-        INSERT INTO statehub_entries AS e (hub, key, value, version, created_rev, modified_rev,
-                                           updated_by, updated_ts, expires_ts, owner, patch_bytes)
-        SELECT p_hub, w ->> 0,
-               (CASE WHEN shift = 0 THEN w ->> 1
-                     ELSE statehub_fence(w ->> 0, w ->> 1, p_planned, shift) END)::json,
-               (w ->> 2)::int,
-               CASE WHEN (w ->> 3)::bigint >= p_planned THEN (w ->> 3)::bigint + shift
-                    ELSE (w ->> 3)::bigint END,
-               (w ->> 4)::bigint + shift, w ->> 5, (w ->> 6)::float8, (w ->> 7)::float8,
-               w ->> 8, (w ->> 9)::int
-        FROM go, jsonb_array_elements(p_writes) AS w
-        ON CONFLICT (hub, key) DO UPDATE SET
-            value = excluded.value, version = excluded.version,
-            created_rev = excluded.created_rev, modified_rev = excluded.modified_rev,
-            updated_by = excluded.updated_by, updated_ts = excluded.updated_ts,
-            expires_ts = excluded.expires_ts, owner = excluded.owner,
-            patch_bytes = excluded.patch_bytes
-    ), logged AS (
-        INSERT INTO statehub_changes (hub, revision, key, op, agent, ts, label, prev_version,
-                                      version, patch, value, cause)
-        SELECT p_hub, first + (c ->> 0)::int, c ->> 1, c ->> 2, c ->> 3, p_ts, c ->> 4,
-               (c ->> 5)::int, (c ->> 6)::int, (c ->> 7)::json,
-               (CASE WHEN shift = 0 THEN c ->> 8
-                     ELSE statehub_fence(c ->> 1, c ->> 8, p_planned, shift) END)::json,
-               (c ->> 9)::json
-        FROM go, jsonb_array_elements(p_changes) AS c
-    )
+    ), counted AS (
+        UPDATE statehub_hubs SET head = go.first + p_count - 1 FROM go WHERE id = p_hub
+    ), {_APPLY_WRITES}
     SELECT first, changed, ahead INTO v_first, v_changed, v_ahead FROM head;
     IF v_changed THEN
         RAISE EXCEPTION 'statehub: rows changed' USING ERRCODE = 'SH001';
@@ -125,15 +156,41 @@ BEGIN
     IF cardinality(p_deletes) > 0 THEN
         DELETE FROM statehub_entries WHERE hub = p_hub AND key = ANY(p_deletes);
     END IF;
-    IF NOT pg_try_advisory_xact_lock({_WATCH_KEY}) THEN
-        PERFORM pg_notify('statehub_' || p_hub, (v_first + p_count - 1)::text);
-    END IF;
+    PERFORM statehub_wake(p_hub, v_first + p_count - 1);
     RETURN v_first;
 END
 $$;
 """
 """Server-side functions. They are code, not schema: every open re-creates them
 (``CREATE OR REPLACE``, under the migration lock), so a release's own versions run."""
+
+FAST_APPLY = f"""
+WITH bumped AS (
+    UPDATE statehub_hubs SET head = head + %(count)s
+    WHERE id = %(hub)s AND head = %(planned)s - 1
+          AND %(ts)s <= extract(epoch FROM clock_timestamp()) + 1.0
+    RETURNING head
+), {
+    _WRITES.format(
+        hub="%(hub)s",
+        shift="0",
+        planned="%(planned)s",
+        first="%(planned)s",
+        ts="%(ts)s",
+        source="bumped",
+        writes="%(writes)s::jsonb",
+        changes="%(changes)s::jsonb",
+    )
+}
+SELECT head, statehub_wake(%(hub)s, head) FROM bumped
+"""
+"""A commit in one statement, for a client that knows every row it read is current if
+the hub's head is still ``planned - 1``: no change was committed since it last saw
+every one of them (its own commits included). The update of the hub's row both locks
+it (a concurrent commit waits, then finds the head moved) and checks it; if the head
+moved, or the client's clock is ahead of the database's, nothing is written and no row
+returned, and the client commits through ``statehub_apply`` instead. No rows are
+deleted here: plans that delete use ``statehub_apply``."""
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -186,6 +243,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         "ALTER TABLE statehub_entries DROP CONSTRAINT statehub_entries_hub_fkey",
         "ALTER TABLE statehub_changes DROP CONSTRAINT statehub_changes_hub_fkey",
+    ),
+    # The head is kept in the hub's row again, and commits lock that row: a commit that
+    # knows its rows are current writes in one statement guarded by it (FAST_APPLY).
+    (
+        "ALTER TABLE statehub_hubs ADD COLUMN head bigint NOT NULL DEFAULT 0",
+        """UPDATE statehub_hubs h SET head = (
+            SELECT coalesce(max(revision), 0) FROM statehub_changes c WHERE c.hub = h.id)""",
     ),
 )
 """Entry ``n`` takes the schema from version ``n`` to ``n + 1``."""
