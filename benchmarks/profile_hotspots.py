@@ -9,7 +9,8 @@ Scenarios: ``put`` (SQLite put, one commit each), ``memory`` (``memory://`` put)
 ``txn`` (1,000 puts in one transaction), ``append`` (``dispatch(..., reducer=
 "append")`` on a list of ~1,500 items), ``split`` (time inside ``sqlite3`` calls vs
 in Python per SQLite put, without the profiler's distortion), ``objects`` (the
-cost of building the value objects a put creates).
+cost of building the value objects a put creates), ``breakdown`` (where the
+microseconds of one ``memory://`` put go, stage by stage, without a profiler).
 
 cProfile inflates small Python functions; read its output for *where*, and the
 ``split`` and ``objects`` numbers for *how much*.
@@ -243,6 +244,64 @@ def scenario_objects(root: Path) -> None:
     print()
 
 
+def _best_us(work: Callable[[], object], number: int = 20_000) -> float:
+    """Microseconds per call of ``work``: the best of 7 runs (the least disturbed)."""
+    return min(timeit.repeat(work, number=number, repeat=7)) / number * 1e6
+
+
+def scenario_breakdown(root: Path) -> None:
+    """One ``memory://`` put of an existing key, stage by stage (best of 7, us per call).
+
+    Each stage is timed alone on prepared inputs; the glue between stages (calls,
+    argument passing) is what the whole put costs beyond their sum.
+    """
+    from statehub.txn import Txn, plan_commit, plan_with_expiry
+
+    hub = statehub.open("memory://")
+    agent = hub.agent("bench")
+    backend: Any = hub.backend
+    key, value = "global/k1", small_value(1)
+    agent.put(key, value)
+    writes = agent._writes
+    op = writes.put(key, value, None, None, None)
+    txn = Txn(agent.name, (op,))
+    before = {name: backend.load(name) for name in txn.keys}
+    head, limit = hub.revision, hub.max_value_bytes
+    plan = plan_commit(txn, before, head + 1, time.time(), limit)
+    assert plan is not None
+    stages: list[tuple[str, float]] = [
+        ("agent.put, whole call", _best_us(lambda: agent.put(key, value))),
+        (
+            "  Writes.put: argument and key checks, encode, Op",
+            _best_us(lambda: writes.put(key, value, None, None, None)),
+        ),
+        (
+            "    of which encode (orjson dumps, loads, ==)",
+            _best_us(lambda: statehub.codec.encode(key, value, limit)),
+        ),
+        ("  Txn(...)", _best_us(lambda: Txn(agent.name, (op,)))),
+        ("  backend.commit(txn)", _best_us(lambda: backend.commit(txn, limit))),
+        ("    txn.keys", _best_us(lambda: txn.keys)),
+        (
+            "    plan_with_expiry (expiry check + plan_commit)",
+            _best_us(lambda: plan_with_expiry(txn, before, head, time.time(), limit)),
+        ),
+        (
+            "      plan_commit",
+            _best_us(lambda: plan_commit(txn, before, head + 1, time.time(), limit)),
+        ),
+        ("    _persist (rows, log tuple)", _best_us(lambda: backend._persist(plan))),
+        (
+            "  plan.entry (the Entry and its replaced Entry)",
+            _best_us(lambda: plan.entry(key, before[key])),
+        ),
+    ]
+    print("== memory:// put, stage by stage (us per call, best of 7 x 20,000)")
+    for name, micros in stages:
+        print(f"   {name:52s} {micros:5.2f}")
+    print()
+
+
 _STATEHUB_CLASSES = (
     ("statehub.model", "Entry"),
     ("statehub.txn", "Op"),
@@ -261,6 +320,7 @@ SCENARIOS: dict[str, Callable[[Path], None]] = {
     "append": scenario_append,
     "split": scenario_split,
     "objects": scenario_objects,
+    "breakdown": scenario_breakdown,
 }
 
 

@@ -35,6 +35,9 @@ DEFAULT_MAX_VALUE_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 254
 """The deepest nesting of lists and dicts accepted in a value (orjson's own limit)."""
 
+_COMPACT_BELOW = 16 * 1024
+"""Encodings shorter than this are copied out of orjson's buffer (see :func:`_compact`)."""
+
 _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1
 
@@ -121,6 +124,17 @@ def _plain(value: Any) -> Any:
     return int(value) if isinstance(value, int) else float(value)
 
 
+def _compact(data: bytes) -> bytes:
+    """``data`` in a block of its own size, if it is small.
+
+    orjson writes into a buffer of at least 4 KiB and hands it over shrunk in place, so
+    each small encoding kept keeps its 4 KiB with it: 100,000 stored 40-byte values
+    took 400 MB in ``memory://``, and the page faults of that growth were a quarter of
+    each put's time. A copy costs 0.1 us; past 16 KiB the slack no longer matters.
+    """
+    return memoryview(data).tobytes() if len(data) < _COMPACT_BELOW else data
+
+
 def _validate(key: str, value: Any) -> None:
     if _is_json(value):
         return
@@ -163,7 +177,7 @@ def encode(key: str, value: Any, max_bytes: int = DEFAULT_MAX_VALUE_BYTES) -> by
             raise InvalidValue(key, "", type(value).__name__, str(exc)) from exc
     if len(data) > max_bytes:
         raise ValueTooLarge(key, len(data), max_bytes)
-    return data
+    return _compact(data)
 
 
 def decode(data: bytes | str) -> Any:
@@ -173,4 +187,4 @@ def decode(data: bytes | str) -> Any:
 
 def encode_meta(value: Any) -> bytes:
     """Encode statehub's own metadata (patches, causes), already known to be JSON."""
-    return orjson.dumps(value)
+    return _compact(orjson.dumps(value))
