@@ -28,7 +28,13 @@ from typing import Any, TypeVar
 import orjson
 
 from statehub.backends.base import SWEEP_BATCH, Backend, CommitOutcome, Sweeper
-from statehub.backends.postgres_sql import FAST_APPLY, FUNCTIONS, MIGRATIONS, SCHEMA_VERSION
+from statehub.backends.postgres_sql import (
+    FAST_APPLY,
+    FAST_APPLY_ONE,
+    FUNCTIONS,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+)
 from statehub.errors import BackendError, BackendUnavailable, InvalidArgument, StatehubError
 from statehub.exchange import Export, RawChange
 from statehub.history import (
@@ -141,6 +147,42 @@ def _apply_params(plans: list[Plan]) -> tuple[str, list[str], str]:
     ]
     deletes = [key for key, row in final.items() if row is None]
     return orjson.dumps(writes).decode(), deletes, orjson.dumps(changes).decode()
+
+
+def _guarded(
+    plans: list[Plan], hub: int, planned: int, now: float
+) -> tuple[str, dict[str, Any]] | None:
+    """The guarded statement committing ``plans``, and its parameters.
+
+    ``None`` if there is none: the plans delete a row.
+    """
+    plan = plans[0]
+    common = {"hub": hub, "planned": planned, "ts": now, "count": len(plans)}
+    if len(plans) == 1 and len(plan.rows) == 1:
+        row, log = next(iter(plan.writes.values())), plan.rows[0]
+        if row is None:
+            return None
+        return FAST_APPLY_ONE, {
+            **common,
+            "key": row.key,
+            "data": row.data.decode(),
+            "version": row.version,
+            "created_rev": row.created_rev,
+            "agent": row.updated_by,
+            "expires_ts": row.expires_ts,
+            "owner": row.owner,
+            "patch_bytes": row.patch_bytes,
+            "op": log.op,
+            "label": log.label,
+            "prev_version": log.prev_version,
+            "patch": _text(log.patch),
+            "logged": _text(log.value),
+            "cause": _text(log.cause),
+        }
+    writes, deletes, changes = _apply_params(plans)
+    if deletes:
+        return None
+    return FAST_APPLY, {**common, "writes": writes, "changes": changes}
 
 
 class _Lost(Exception):
@@ -457,18 +499,11 @@ class PostgresBackend(Backend):
         With ``fast``, the guarded statement is tried first (``FAST_APPLY``); if it
         wrote nothing, or without ``fast``, ``statehub_apply`` checks every row.
         """
-        writes, deletes, changes = _apply_params(plans)
-        if fast and not deletes:
-            guarded = {
-                "hub": self._hub,
-                "planned": planned,
-                "ts": now,
-                "count": len(plans),
-                "writes": writes,
-                "changes": changes,
-            }
-            if conn.execute(FAST_APPLY, guarded).fetchone() is not None:
+        if fast:
+            guarded = _guarded(plans, self._hub, planned, now)
+            if guarded is not None and conn.execute(*guarded).fetchone() is not None:
                 return planned
+        writes, deletes, changes = _apply_params(plans)
         expect = {key: row.modified_rev if row else 0 for key, row in before.items()}
         sql = "SELECT statehub_apply(%s, %s, %s, %s::jsonb, %s, %s::jsonb, %s, %s::jsonb)"
         expected = orjson.dumps(expect).decode()

@@ -8,7 +8,7 @@ gap-free and in commit order.
 
 from __future__ import annotations
 
-__all__ = ["FAST_APPLY", "FUNCTIONS", "MIGRATIONS", "SCHEMA_VERSION"]
+__all__ = ["FAST_APPLY", "FAST_APPLY_ONE", "FUNCTIONS", "MIGRATIONS", "SCHEMA_VERSION"]
 
 _HUB_LOCK = "FROM statehub_hubs WHERE id = p_hub FOR UPDATE"
 """The lock that serializes hub ``p_hub``'s commits: its row, whose ``head`` they advance."""
@@ -19,18 +19,16 @@ _HEAD = "coalesce(max(revision), 0) FROM statehub_changes WHERE hub = p_hub"
 _WATCH_KEY = "hashtext('statehub watch'), p_hub::int"
 """The advisory lock key a session holds (shared) while it listens for hub ``p_hub``."""
 
-_WRITES = """written AS (
+
+def _writes(entries: str, changes: str) -> str:
+    """CTEs upserting the entries ``entries`` selects, logging the rows ``changes`` selects.
+
+    Both select their table's columns in order.
+    """
+    return f"""written AS (
         INSERT INTO statehub_entries AS e (hub, key, value, version, created_rev, modified_rev,
                                            updated_by, updated_ts, expires_ts, owner, patch_bytes)
-        SELECT {hub}, w ->> 0,
-               (CASE WHEN {shift} = 0 THEN w ->> 1
-                     ELSE statehub_fence(w ->> 0, w ->> 1, {planned}, {shift}) END)::json,
-               (w ->> 2)::int,
-               CASE WHEN (w ->> 3)::bigint >= {planned} THEN (w ->> 3)::bigint + {shift}
-                    ELSE (w ->> 3)::bigint END,
-               (w ->> 4)::bigint + {shift}, w ->> 5, (w ->> 6)::float8, (w ->> 7)::float8,
-               w ->> 8, (w ->> 9)::int
-        FROM {source}, jsonb_array_elements({writes}) AS w
+        {entries}
         ON CONFLICT (hub, key) DO UPDATE SET
             value = excluded.value, version = excluded.version,
             created_rev = excluded.created_rev, modified_rev = excluded.modified_rev,
@@ -40,18 +38,36 @@ _WRITES = """written AS (
     ), logged AS (
         INSERT INTO statehub_changes (hub, revision, key, op, agent, ts, label, prev_version,
                                       version, patch, value, cause)
-        SELECT {hub}, {first} + (c ->> 0)::int, c ->> 1, c ->> 2, c ->> 3, {ts}, c ->> 4,
+        {changes}
+    )"""
+
+
+def _json_writes(**names: str) -> str:
+    """:func:`_writes` of a plan's rows and log rows given as JSON arrays.
+
+    The rows are ``writes`` and ``changes``, written once per row of ``source``,
+    renumbered by ``shift`` from revision ``planned`` (0: as planned); ``first`` is
+    the commit's first revision.
+    """
+    entries = """SELECT {hub}, w ->> 0,
+               (CASE WHEN {shift} = 0 THEN w ->> 1
+                     ELSE statehub_fence(w ->> 0, w ->> 1, {planned}, {shift}) END)::json,
+               (w ->> 2)::int,
+               CASE WHEN (w ->> 3)::bigint >= {planned} THEN (w ->> 3)::bigint + {shift}
+                    ELSE (w ->> 3)::bigint END,
+               (w ->> 4)::bigint + {shift}, w ->> 5, (w ->> 6)::float8, (w ->> 7)::float8,
+               w ->> 8, (w ->> 9)::int
+        FROM {source}, jsonb_array_elements({writes}) AS w"""
+    changes = """SELECT {hub}, {first} + (c ->> 0)::int, c ->> 1, c ->> 2, c ->> 3, {ts}, c ->> 4,
                (c ->> 5)::int, (c ->> 6)::int, (c ->> 7)::json,
                (CASE WHEN {shift} = 0 THEN c ->> 8
                      ELSE statehub_fence(c ->> 1, c ->> 8, {planned}, {shift}) END)::json,
                (c ->> 9)::json
-        FROM {source}, jsonb_array_elements({changes}) AS c
-    )"""
-"""The CTEs that write a plan's rows (``writes``) and log rows (``changes``), as JSON
-arrays, once per row of ``source``, renumbered by ``shift`` from revision ``planned``
-(0: as planned); ``first`` is the commit's first revision."""
+        FROM {source}, jsonb_array_elements({changes}) AS c"""
+    return _writes(entries.format(**names), changes.format(**names))
 
-_APPLY_WRITES = _WRITES.format(
+
+_APPLY_WRITES = _json_writes(
     hub="p_hub",
     shift="shift",
     planned="p_planned",
@@ -164,14 +180,18 @@ $$;
 """Server-side functions. They are code, not schema: every open re-creates them
 (``CREATE OR REPLACE``, under the migration lock), so a release's own versions run."""
 
-FAST_APPLY = f"""
+_GUARDED = """
 WITH bumped AS (
     UPDATE statehub_hubs SET head = head + %(count)s
     WHERE id = %(hub)s AND head = %(planned)s - 1
           AND %(ts)s <= extract(epoch FROM clock_timestamp()) + 1.0
     RETURNING head
-), {
-    _WRITES.format(
+), {writes}
+SELECT head, statehub_wake(%(hub)s, head) FROM bumped
+"""
+
+FAST_APPLY = _GUARDED.format(
+    writes=_json_writes(
         hub="%(hub)s",
         shift="0",
         planned="%(planned)s",
@@ -181,9 +201,7 @@ WITH bumped AS (
         writes="%(writes)s::jsonb",
         changes="%(changes)s::jsonb",
     )
-}
-SELECT head, statehub_wake(%(hub)s, head) FROM bumped
-"""
+)
 """A commit in one statement, for a client that knows every row it read is current if
 the hub's head is still ``planned - 1``: no change was committed since it last saw
 every one of them (its own commits included). The update of the hub's row both locks
@@ -191,6 +209,21 @@ it (a concurrent commit waits, then finds the head moved) and checks it; if the 
 moved, or the client's clock is ahead of the database's, nothing is written and no row
 returned, and the client commits through ``statehub_apply`` instead. No rows are
 deleted here: plans that delete use ``statehub_apply``."""
+
+FAST_APPLY_ONE = _GUARDED.format(
+    writes=_writes(
+        """SELECT %(hub)s, %(key)s, %(data)s::json, %(version)s::int, %(created_rev)s::bigint,
+               %(planned)s, %(agent)s::text, %(ts)s, %(expires_ts)s::float8,
+               %(owner)s::text, %(patch_bytes)s::int
+        FROM bumped""",
+        """SELECT %(hub)s, %(planned)s, %(key)s, %(op)s::text, %(agent)s::text, %(ts)s,
+               %(label)s::text, %(prev_version)s::int, %(version)s::int, %(patch)s::json,
+               %(logged)s::json, %(cause)s::json
+        FROM bumped""",
+    )
+)
+"""``FAST_APPLY`` for the commonest plan, one key written by one commit, with every
+field a parameter of its own: no JSON to take apart (about a tenth of the time)."""
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
