@@ -27,19 +27,22 @@ def test_unpack_returns_what_was_packed(value: Any) -> None:
     data = orjson.dumps(value)
     stored = pack(data)
     assert unpack(stored) == data
-    assert stored is not None and len(stored) <= len(data)
+    assert stored is not None
+    assert len(stored) <= len(data)
 
 
 def test_small_payloads_stay_plain() -> None:
     small = b'"' + b"a" * (PACK_FROM - 3) + b'"'
     assert pack(small) == small
-    assert pack(None) is None and unpack(None) is None
+    assert pack(None) is None
+    assert unpack(None) is None
 
 
 def test_a_compressible_payload_is_packed_behind_a_nul_byte() -> None:
     data = orjson.dumps({"messages": ["hello agent"] * 100})
     stored = pack(data)
-    assert stored is not None and stored[0] == 0
+    assert stored is not None
+    assert stored[0] == 0
     assert len(stored) < len(data) // 4
 
 
@@ -62,9 +65,7 @@ def test_sqlite_log_is_packed_and_reads_back_through_every_path(tmp_path: Path) 
         for i in range(1, 6):
             revisions.append(writer.put("global/doc", _document(i)).modified_rev)
         revisions.append(writer.merge("global/doc", {"notes": "n" * 400}).modified_rev)
-        revisions.append(
-            writer.dispatch("global/log", "m" * 400, reducer="append").modified_rev
-        )
+        revisions.append(writer.dispatch("global/log", "m" * 400, reducer="append").modified_rev)
         writer.checkpoint("before-delete")
         writer.delete("global/doc")
         history = hub.history()
@@ -76,7 +77,7 @@ def test_sqlite_log_is_packed_and_reads_back_through_every_path(tmp_path: Path) 
         for revision, document in zip(revisions, expected, strict=False):
             assert writer.get("global/doc", at=revision) == document
         assert writer.get("global/doc", at=revisions[6])["notes"] == "n" * 400
-        assert [c.cause for c in history if c.key == "global/log"][0] is not None
+        assert next(c.cause for c in history if c.key == "global/log") is not None
 
         exported = tmp_path / "export.json"
         hub.export(exported, history=True)
