@@ -19,6 +19,7 @@ the log stays the source of truth, so a missed notification delays, never loses.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import OrderedDict
@@ -719,9 +720,9 @@ class PostgresBackend(Backend):
     def _listening(self) -> psycopg.Connection[Any]:
         """This thread's connection that listens for the hub's commits.
 
-        It listens first, then takes the watch lock: a writer notifies only while some
-        session holds that lock (see ``statehub_watch``), and one that saw nobody
-        holds the lock until its commit is done, so the head read after this includes it.
+        It listens first, then counts itself as a watcher: commits notify only while
+        the hub has one (see ``statehub_watch``), and a commit that saw none was done
+        before the count, so the head read after this includes it.
         """
         conn: psycopg.Connection[Any] | None = getattr(self._listener, "conn", None)
         if conn is None or conn.closed:
@@ -757,5 +758,8 @@ class PostgresBackend(Backend):
         with self._listeners_lock:
             listeners, self._listeners = self._listeners, []
         for conn in listeners:
+            # Not counted as a watcher any more; if this fails, the next count will.
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("SELECT statehub_unwatch(%s)", (self._hub,))
             conn.close()
         self._pool.close()

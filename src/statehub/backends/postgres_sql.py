@@ -16,7 +16,8 @@ _HUB_LOCK = "FROM statehub_hubs WHERE id = p_hub FOR UPDATE"
 _HEAD = "coalesce(max(revision), 0) FROM statehub_changes WHERE hub = p_hub"
 """Hub ``p_hub``'s head revision: every commit logs a change, compaction keeps the newest."""
 
-_WATCH_KEY = "hashtext('statehub watch'), p_hub::int"
+_WATCH_CLASS = "hashtext('statehub watch')"
+_WATCH_KEY = f"{_WATCH_CLASS}, p_hub::int"
 """The advisory lock key a session holds (shared) while it listens for hub ``p_hub``."""
 
 
@@ -91,24 +92,38 @@ LANGUAGE sql STABLE AS $$
     SELECT {_HEAD}
 $$;
 
--- Called by a session about to wait for hub p_hub's commits, after its LISTEN and
--- before it reads the head; it holds this lock until it disconnects. A writer that
--- can take the same key exclusively has nobody to wake and skips pg_notify (which
--- takes a database-wide lock at commit); a watcher that arrives meanwhile waits for
--- that writer's commit to end, so the head it then reads includes it.
+-- A session about to wait for hub p_hub's commits calls statehub_watch after its
+-- LISTEN and before it reads the head, and statehub_unwatch when it stops; it holds a
+-- shared lock on the hub's watch key meanwhile. Both count the holders of that lock
+-- into the hub's row, and commits notify only while the count is above zero (a NOTIFY
+-- takes a database-wide lock at commit). The count is written under the hub's row
+-- lock, so a commit either precedes it (and the head read next includes it) or sees
+-- it. A session that dies holding the lock leaves the count too high until the next
+-- call recounts: commits notify for nothing meanwhile, which is harmless.
 CREATE OR REPLACE FUNCTION statehub_watch(p_hub bigint) RETURNS void
-LANGUAGE sql AS $$
-    SELECT pg_advisory_lock_shared({_WATCH_KEY})
-$$;
-
--- Wake hub p_hub's watchers, if any (see statehub_watch), with its new head.
-CREATE OR REPLACE FUNCTION statehub_wake(p_hub bigint, p_head bigint) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF NOT pg_try_advisory_xact_lock({_WATCH_KEY}) THEN
-        PERFORM pg_notify('statehub_' || p_hub, p_head::text);
-    END IF;
+    PERFORM pg_advisory_lock_shared({_WATCH_KEY});
+    PERFORM statehub_count_watchers(p_hub);
 END
+$$;
+
+CREATE OR REPLACE FUNCTION statehub_unwatch(p_hub bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_unlock_shared({_WATCH_KEY});
+    PERFORM statehub_count_watchers(p_hub);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION statehub_count_watchers(p_hub bigint) RETURNS void
+LANGUAGE sql AS $$
+    UPDATE statehub_hubs SET watchers = (
+        SELECT count(*) FROM pg_locks
+        WHERE locktype = 'advisory' AND granted AND objsubid = 2
+              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+              AND classid = {_WATCH_CLASS}::oid AND objid = p_hub::int::oid)
+    WHERE id = p_hub
 $$;
 
 CREATE OR REPLACE FUNCTION statehub_fence(p_key text, p_value text, p_planned bigint,
@@ -145,6 +160,7 @@ DECLARE
     v_first bigint;
     v_changed boolean;
     v_ahead boolean;
+    v_watchers int;
 BEGIN
     PERFORM {_HUB_LOCK};
     WITH head AS (
@@ -159,8 +175,10 @@ BEGIN
         SELECT first, shift FROM head WHERE NOT (changed OR ahead)
     ), counted AS (
         UPDATE statehub_hubs SET head = go.first + p_count - 1 FROM go WHERE id = p_hub
+        RETURNING watchers
     ), {_APPLY_WRITES}
-    SELECT first, changed, ahead INTO v_first, v_changed, v_ahead FROM head;
+    SELECT first, changed, ahead, (SELECT watchers FROM counted)
+    INTO v_first, v_changed, v_ahead, v_watchers FROM head;
     IF v_changed THEN
         RAISE EXCEPTION 'statehub: rows changed' USING ERRCODE = 'SH001';
     END IF;
@@ -172,7 +190,9 @@ BEGIN
     IF cardinality(p_deletes) > 0 THEN
         DELETE FROM statehub_entries WHERE hub = p_hub AND key = ANY(p_deletes);
     END IF;
-    PERFORM statehub_wake(p_hub, v_first + p_count - 1);
+    IF v_watchers > 0 THEN
+        PERFORM pg_notify('statehub_' || p_hub, (v_first + p_count - 1)::text);
+    END IF;
     RETURN v_first;
 END
 $$;
@@ -185,9 +205,10 @@ WITH bumped AS (
     UPDATE statehub_hubs SET head = head + %(count)s
     WHERE id = %(hub)s AND head = %(planned)s - 1
           AND %(ts)s <= extract(epoch FROM clock_timestamp()) + 1.0
-    RETURNING head
+    RETURNING head, watchers
 ), {writes}
-SELECT head, statehub_wake(%(hub)s, head) FROM bumped
+SELECT head, CASE WHEN watchers > 0 THEN pg_notify('statehub_' || %(hub)s, head::text) END
+FROM bumped
 """
 
 FAST_APPLY = _GUARDED.format(
@@ -284,6 +305,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """UPDATE statehub_hubs h SET head = (
             SELECT coalesce(max(revision), 0) FROM statehub_changes c WHERE c.hub = h.id)""",
     ),
+    # How many sessions watch the hub (see statehub_watch): commits read it in the row
+    # they lock anyway, and notify only if it is above zero.
+    ("ALTER TABLE statehub_hubs ADD COLUMN watchers integer NOT NULL DEFAULT 0",),
 )
 """Entry ``n`` takes the schema from version ``n`` to ``n + 1``."""
 
