@@ -728,7 +728,7 @@ class PostgresBackend(Backend):
         if conn is None or conn.closed:
             conn = psycopg.Connection.connect(self._dsn, autocommit=True)
             conn.execute(f"LISTEN statehub_{int(self._hub)}")
-            conn.execute("SELECT statehub_watch(%s)", (self._hub,))
+            conn.execute("SELECT statehub_watch(%s, true)", (self._hub,))
             self._listener.conn = conn
             with self._listeners_lock:
                 self._listeners.append(conn)
@@ -760,6 +760,6 @@ class PostgresBackend(Backend):
         for conn in listeners:
             # Not counted as a watcher any more; if this fails, the next count will.
             with contextlib.suppress(psycopg.Error):
-                conn.execute("SELECT statehub_unwatch(%s)", (self._hub,))
+                conn.execute("SELECT statehub_watch(%s, false)", (self._hub,))
             conn.close()
         self._pool.close()

@@ -92,38 +92,30 @@ LANGUAGE sql STABLE AS $$
     SELECT {_HEAD}
 $$;
 
--- A session about to wait for hub p_hub's commits calls statehub_watch after its
--- LISTEN and before it reads the head, and statehub_unwatch when it stops; it holds a
--- shared lock on the hub's watch key meanwhile. Both count the holders of that lock
--- into the hub's row, and commits notify only while the count is above zero (a NOTIFY
--- takes a database-wide lock at commit). The count is written under the hub's row
--- lock, so a commit either precedes it (and the head read next includes it) or sees
--- it. A session that dies holding the lock leaves the count too high until the next
--- call recounts: commits notify for nothing meanwhile, which is harmless.
-CREATE OR REPLACE FUNCTION statehub_watch(p_hub bigint) RETURNS void
+-- A session about to wait for hub p_hub's commits calls statehub_watch(p_hub, true)
+-- after its LISTEN and before it reads the head, and statehub_watch(p_hub, false) when
+-- it stops; it holds a shared lock on the hub's watch key meanwhile. Each call counts
+-- the holders of that lock into the hub's row, and commits notify only while the
+-- count is above zero (a NOTIFY takes a database-wide lock at commit). The count is
+-- written under the hub's row lock, so a commit either precedes it (and the head read
+-- next includes it) or sees it. A session that dies holding the lock leaves the count
+-- too high until the next call recounts: commits notify for nothing meanwhile, which
+-- is harmless.
+CREATE OR REPLACE FUNCTION statehub_watch(p_hub bigint, p_watching boolean) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_advisory_lock_shared({_WATCH_KEY});
-    PERFORM statehub_count_watchers(p_hub);
-END
-$$;
-
-CREATE OR REPLACE FUNCTION statehub_unwatch(p_hub bigint) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_advisory_unlock_shared({_WATCH_KEY});
-    PERFORM statehub_count_watchers(p_hub);
-END
-$$;
-
-CREATE OR REPLACE FUNCTION statehub_count_watchers(p_hub bigint) RETURNS void
-LANGUAGE sql AS $$
+    IF p_watching THEN
+        PERFORM pg_advisory_lock_shared({_WATCH_KEY});
+    ELSE
+        PERFORM pg_advisory_unlock_shared({_WATCH_KEY});
+    END IF;
     UPDATE statehub_hubs SET watchers = (
         SELECT count(*) FROM pg_locks
         WHERE locktype = 'advisory' AND granted AND objsubid = 2
               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
               AND classid = {_WATCH_CLASS}::oid AND objid = p_hub::int::oid)
-    WHERE id = p_hub
+    WHERE id = p_hub;
+END
 $$;
 
 CREATE OR REPLACE FUNCTION statehub_fence(p_key text, p_value text, p_planned bigint,
