@@ -79,6 +79,9 @@ _REPLAN = frozenset({"SH001", "SH002"})
 """SQLSTATEs of ``statehub_apply`` that mean: plan again on fresh rows."""
 _CACHE_SIZE = 10_000
 """Rows remembered per backend for one-round-trip commits."""
+_RESYNC = 8
+"""Commits of one process in a row, nobody else's between, after which its row cache
+starts again from what it just wrote (see :class:`_RowCache`)."""
 _MAX_CONNECTIONS = 10
 
 
@@ -202,7 +205,10 @@ class _RowCache:
     every row kept was current: it is set when there is nothing to keep, and moves
     only with this process's own commits that start right after it. So while the
     hub's head is still ``synced``, nobody else has committed and every row here is
-    current: a commit planned on them may skip the checks (``FAST_APPLY``).
+    current: a commit planned on them may skip the checks (``FAST_APPLY``). Once
+    another writer has committed, ``synced`` stays behind; after ``_RESYNC`` commits
+    of this process in a row, nobody else's in between, the rows are dropped but for
+    the ones just written, and ``synced`` starts again from there.
     """
 
     def __init__(self) -> None:
@@ -210,6 +216,8 @@ class _RowCache:
         self._lock = threading.Lock()
         self.head = 0
         self.synced = -1
+        self._last = -1
+        self._quiet = 0
 
     def guess(self, keys: list[str]) -> tuple[dict[str, Stored | None], int] | None:
         """The rows of ``keys`` and ``synced``, if every one of them is kept."""
@@ -229,10 +237,17 @@ class _RowCache:
     def committed(self, plans: list[Plan], first: int) -> None:
         """Keep what ``plans`` wrote, committed from revision ``first`` on."""
         with self._lock:
+            if first - 1 != self.synced:
+                self._quiet = self._quiet + 1 if first - 1 == self._last else 0
+                if self._quiet >= _RESYNC:
+                    self._rows.clear()
+                    self._quiet = 0
+                    self.synced = first - 1
             for plan in plans:
                 self._keep(plan.writes, plan.revision)
+            self._last = plans[-1].revision
             if first - 1 == self.synced:
-                self.synced = plans[-1].revision
+                self.synced = self._last
 
     def _keep(self, rows: dict[str, Stored | None], head: int) -> None:
         self.head = max(self.head, head)
