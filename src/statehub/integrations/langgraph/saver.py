@@ -26,7 +26,6 @@ import random
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from types import TracebackType
 from typing import Any
 
 import orjson
@@ -43,10 +42,10 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
-import statehub
 from statehub.errors import ConflictError
-from statehub.hub import Agent, Hub
+from statehub.hub import Hub
 from statehub.integrations.langgraph import maintenance
+from statehub.integrations.langgraph.attached import OnHub
 from statehub.integrations.langgraph.channels import ChannelStore
 from statehub.integrations.langgraph.delta import delta_history
 from statehub.integrations.langgraph.errors import ThreadConflict
@@ -60,8 +59,6 @@ from statehub.integrations.langgraph.records import (
     visible,
 )
 from statehub.integrations.langgraph.serialization import from_json, to_json
-from statehub.integrations.langgraph.workers import Workers, check_workers, default_workers
-from statehub.keys import validate_agent_name
 from statehub.patch import apply_patch
 
 __all__ = ["BRANCH_MARK", "DEFAULT_ROOT", "StatehubSaver"]
@@ -98,7 +95,7 @@ def _copy(value: Any) -> Any:
     return orjson.loads(orjson.dumps(value))
 
 
-class StatehubSaver(BaseCheckpointSaver[str]):
+class StatehubSaver(OnHub, BaseCheckpointSaver[str]):
     """A LangGraph checkpointer that stores threads in a statehub hub.
 
     Args:
@@ -124,12 +121,7 @@ class StatehubSaver(BaseCheckpointSaver[str]):
     ) -> None:
         super().__init__(serde=serde)
         self.root = check_root(root)
-        validate_agent_name(agent)
-        check_workers(workers)
-        self._owns_hub = isinstance(hub, str)
-        self.hub = statehub.open(hub) if isinstance(hub, str) else hub
-        self.agent: Agent = self.hub.agent(agent)
-        self._workers = Workers(workers or default_workers(self.hub), "statehub-langgraph")
+        self._attach(hub, agent, workers, "statehub-langgraph")
         self._channels = ChannelStore(self.serde)
         self._head_moved = threading.Condition()
         self._generation = 0
@@ -158,20 +150,7 @@ class StatehubSaver(BaseCheckpointSaver[str]):
             orphans, self._early = self._early, {}
         for checkpoint_id, (key, batches) in orphans.items():
             self._workers.run(self._store_beside, key, checkpoint_id, batches)
-        self._workers.close()
-        if self._owns_hub:
-            self.hub.close()
-
-    def __enter__(self) -> StatehubSaver:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
+        super().close()
 
     # -- names -------------------------------------------------------------------
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
@@ -36,14 +35,12 @@ from langgraph.store.base import (
     TTLConfig,
 )
 
-import statehub
 from statehub.errors import ConflictError, InvalidArgument
-from statehub.hub import Agent, Hub
+from statehub.hub import Hub
+from statehub.integrations.langgraph.attached import OnHub
 from statehub.integrations.langgraph.filters import matches, namespace_matches
 from statehub.integrations.langgraph.naming import check_root, escape, joined
 from statehub.integrations.langgraph.serialization import from_json, to_json
-from statehub.integrations.langgraph.workers import Workers, check_workers, default_workers
-from statehub.keys import validate_agent_name
 
 __all__ = ["DEFAULT_STORE_ROOT", "StatehubStore"]
 
@@ -54,7 +51,7 @@ _ITEM = "@"
 _RETRIES = 100
 
 
-class StatehubStore(BaseStore):
+class StatehubStore(OnHub, BaseStore):
     """A LangGraph ``BaseStore`` whose items are statehub keys.
 
     Args:
@@ -80,36 +77,14 @@ class StatehubStore(BaseStore):
         workers: int | None = None,
     ) -> None:
         self.root = check_root(root)
-        validate_agent_name(agent)
-        check_workers(workers)
-        self._owns_hub = isinstance(hub, str)
-        self.hub = statehub.open(hub) if isinstance(hub, str) else hub
-        self.agent: Agent = self.hub.agent(agent)
+        self._attach(hub, agent, workers, "statehub-langgraph-store")
         self.ttl_config = ttl
         self._serde = JsonPlusSerializer()
-        self._workers = Workers(workers or default_workers(self.hub), "statehub-langgraph-store")
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> StatehubStore:
         """A store on the hub at ``url``, which it closes with itself."""
         return cls(url, **options)
-
-    def close(self) -> None:
-        """Stop the store's threads, and close the hub if the store opened it."""
-        self._workers.close()
-        if self._owns_hub:
-            self.hub.close()
-
-    def __enter__(self) -> StatehubStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- keys ----------------------------------------------------------------------
 
