@@ -480,7 +480,7 @@ class SqliteBackend(Backend):
         return [change_from_row(*_unpacked(row)) for row in rows]
 
     def raw_changes(self) -> list[RawChange]:
-        """Every log row as stored, in revision order."""
+        """Every log row in revision order, its payloads unpacked (as other backends keep them)."""
         sql = f"SELECT {_CHANGE_COLUMNS} FROM changes WHERE hub = ? ORDER BY revision, key"
         rows = self._run(lambda conn: conn.execute(sql, (self._hub,)).fetchall(), write=False)
         return [_unpacked(row) for row in rows]
