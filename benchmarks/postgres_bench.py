@@ -17,11 +17,13 @@ import time
 import uuid
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
+from typing import Any
 
 import orjson
 import psycopg
 
 import statehub
+from statehub.backends.postgres_prepared import PreparedStatement
 
 POSTGRES = os.environ.get("STATEHUB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 _CTX = multiprocessing.get_context("spawn")
@@ -62,22 +64,38 @@ SELECT 1, key, version, %(value)s::json FROM upserted
 """
 
 
+def _raw_tables(conn: psycopg.Connection[Any]) -> None:
+    conn.execute("DROP TABLE IF EXISTS bench_entries, bench_changes")
+    conn.execute(
+        'CREATE TABLE bench_entries (hub bigint, key text COLLATE "C", value json, '
+        "version int, PRIMARY KEY (hub, key))"
+    )
+    conn.execute(
+        'CREATE TABLE bench_changes (hub bigint, revision bigserial, key text COLLATE "C",'
+        " version int, value json, PRIMARY KEY (hub, revision))"
+    )
+
+
 def raw_puts(count: int) -> float:
     """Raw psycopg: the same work as one statement per commit, autocommit."""
     with psycopg.connect(POSTGRES, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS bench_entries, bench_changes")
-        conn.execute(
-            'CREATE TABLE bench_entries (hub bigint, key text COLLATE "C", value json, '
-            "version int, PRIMARY KEY (hub, key))"
-        )
-        conn.execute(
-            'CREATE TABLE bench_changes (hub bigint, revision bigserial, key text COLLATE "C",'
-            " version int, value json, PRIMARY KEY (hub, revision))"
-        )
+        _raw_tables(conn)
         started = time.perf_counter()
         for i in range(count):
             data = orjson.dumps(value(i)).decode()
             conn.execute(_RAW, {"key": f"global/k{i % 100}", "value": data})
+        return count / (time.perf_counter() - started)
+
+
+def raw_prepared_puts(count: int) -> float:
+    """``raw_puts``, the statement run the way statehub runs its own: prepared, via libpq."""
+    statement = PreparedStatement("bench_raw", _RAW, {"key": "text", "value": "text"})
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        _raw_tables(conn)
+        started = time.perf_counter()
+        for i in range(count):
+            data = orjson.dumps(value(i)).decode()
+            statement.rows(conn, {"key": f"global/k{i % 100}", "value": data})
         return count / (time.perf_counter() - started)
 
 

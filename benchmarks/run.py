@@ -679,6 +679,17 @@ def run(sizes: Sizes, root: Path) -> str:
             f"statehub = {median_of(pg_ours) / same_schema:.2f} of it",
         )
     )
+    prepared = median_of(
+        [postgres_bench.raw_prepared_puts(sizes.postgres_puts) for _ in range(sizes.repeats)]
+    )
+    table.append(
+        (
+            "  raw, its statement prepared and run through libpq as statehub runs its own",
+            "-",
+            fmt_rate(prepared) + " (libpq)",
+            f"statehub = {median_of(pg_ours) / prepared:.2f} of it",
+        )
+    )
     say("PostgreSQL: 4 processes on 1 hub vs on 4 hubs ...")
     hub_runs = [postgres_bench.hubs_in_parallel(sizes.postgres_puts // 4) for _ in range(3)]
     one_hub = median_of([one for one, _ in hub_runs])
