@@ -7,15 +7,25 @@ conformance suite in :mod:`statehub.testing.conformance`.
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from types import TracebackType
 
+from statehub.errors import BackendBusy
 from statehub.exchange import Export, RawChange
 from statehub.history import ChangeQuery
 from statehub.model import Change
 from statehub.txn import Plan, Stored, Txn, is_expired
 
-__all__ = ["SWEEP_BATCH", "SWEEP_INTERVAL", "Backend", "CommitOutcome", "Sweeper"]
+__all__ = [
+    "SWEEP_BATCH",
+    "SWEEP_INTERVAL",
+    "Backend",
+    "CommitOutcome",
+    "CommitSlot",
+    "Sweeper",
+]
 
 SWEEP_INTERVAL = 0.5
 """Seconds between a backend's sweeps for expired keys beyond those a commit touches."""
@@ -53,6 +63,38 @@ class Sweeper:
             return False
         self._next = now + SWEEP_INTERVAL
         return True
+
+
+class CommitSlot:
+    """One commit at a time per hub in this process: the others queue here, not in the store.
+
+    A database serializes one hub's commits anyway (SQLite's write lock, the hub's row
+    in PostgreSQL). Threads of one process that race there waste work: on SQLite they
+    spin in busy retries, on PostgreSQL each commit makes the others' cached rows stale
+    and sends them the long way (decision 71). Waiting in the slot is bounded by the
+    hub's ``busy_timeout``, then :class:`~statehub.errors.BackendBusy`: a commit that
+    never ends (a reducer blocking, or committing from inside its own commit) is
+    reported, not waited on forever.
+    """
+
+    def __init__(self, shown_as: str, timeout: float) -> None:
+        self._lock = threading.Lock()
+        self._shown_as = shown_as
+        self._timeout = timeout
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(timeout=self._timeout):
+            raise BackendBusy(
+                f"another commit of this process held {self._shown_as!r} for over {self._timeout} s"
+            )
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._lock.release()
 
 
 class Backend(ABC):

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from statehub.backends.base import SWEEP_BATCH, Backend, CommitOutcome, Sweeper
+from statehub.backends.base import SWEEP_BATCH, Backend, CommitOutcome, CommitSlot, Sweeper
 from statehub.backends.postgres_sql import (
     FAST_APPLY,
     FAST_APPLY_ONE,
@@ -37,7 +37,12 @@ from statehub.backends.postgres_sql import (
     MIGRATIONS,
     SCHEMA_VERSION,
 )
-from statehub.errors import BackendError, BackendUnavailable, InvalidArgument, StatehubError
+from statehub.errors import (
+    BackendError,
+    BackendUnavailable,
+    InvalidArgument,
+    StatehubError,
+)
 from statehub.exchange import Export, RawChange
 from statehub.history import (
     ChangeQuery,
@@ -305,6 +310,7 @@ class PostgresBackend(Backend):
         self._listeners_lock = threading.Lock()
         self._spare: list[psycopg.Connection[Any]] = []
         self._spare_lock = threading.Lock()
+        self._slot = CommitSlot(shown_as, busy_timeout)
         self._closed = False
         self._hub = hub_id
 
@@ -421,6 +427,10 @@ class PostgresBackend(Backend):
         holds the hub's lock while it reads and writes, so it cannot be overtaken:
         under any contention a commit finishes in at most three tries.
         """
+        with self._slot:
+            return self._commit(txn, max_bytes)
+
+    def _commit(self, txn: Txn, max_bytes: int) -> CommitOutcome:
         keys = txn.keys
         guess = self._cache.guess(keys)
         now = time.time() + self._clock_offset

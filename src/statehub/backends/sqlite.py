@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from statehub.backends.base import SWEEP_BATCH, Backend, CommitOutcome, Sweeper
+from statehub.backends.base import SWEEP_BATCH, Backend, CommitOutcome, CommitSlot, Sweeper
 from statehub.errors import BackendBusy, BackendError, InvalidArgument
 from statehub.exchange import Export, RawChange
 from statehub.history import (
@@ -189,6 +189,7 @@ class SqliteBackend(Backend):
         self._idle: list[sqlite3.Connection] = []
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        self._slot = CommitSlot(self._path, busy_timeout)
         self._pid = os.getpid()
         self._closed = False
         self._sweep = Sweeper()
@@ -388,7 +389,8 @@ class SqliteBackend(Backend):
                 self._write_plan(conn, each)
             return plan, before
 
-        return self._run(work)
+        with self._slot:
+            return self._run(work)
 
     # -- reads -------------------------------------------------------------------
 
