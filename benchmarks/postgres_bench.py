@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import time
 import uuid
+from collections.abc import Callable
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from typing import Any
@@ -76,27 +77,28 @@ def _raw_tables(conn: psycopg.Connection[Any]) -> None:
     )
 
 
-def raw_puts(count: int) -> float:
-    """Raw psycopg: the same work as one statement per commit, autocommit."""
+def _raw_loop(
+    count: int, send: Callable[[psycopg.Connection[Any], dict[str, str]], object]
+) -> float:
+    """put/s of ``send``ing ``_RAW``'s parameters ``count`` times, on fresh raw tables."""
     with psycopg.connect(POSTGRES, autocommit=True) as conn:
         _raw_tables(conn)
         started = time.perf_counter()
         for i in range(count):
             data = orjson.dumps(value(i)).decode()
-            conn.execute(_RAW, {"key": f"global/k{i % 100}", "value": data})
+            send(conn, {"key": f"global/k{i % 100}", "value": data})
         return count / (time.perf_counter() - started)
+
+
+def raw_puts(count: int) -> float:
+    """Raw psycopg: the same work as one statement per commit, autocommit."""
+    return _raw_loop(count, lambda conn, params: conn.execute(_RAW, params))
 
 
 def raw_prepared_puts(count: int) -> float:
     """``raw_puts``, the statement run the way statehub runs its own: prepared, via libpq."""
     statement = PreparedStatement("bench_raw", _RAW, {"key": "text", "value": "text"})
-    with psycopg.connect(POSTGRES, autocommit=True) as conn:
-        _raw_tables(conn)
-        started = time.perf_counter()
-        for i in range(count):
-            data = orjson.dumps(value(i)).decode()
-            statement.rows(conn, {"key": f"global/k{i % 100}", "value": data})
-        return count / (time.perf_counter() - started)
+    return _raw_loop(count, statement.rows)
 
 
 _RAW_SAME_SCHEMA = """

@@ -668,28 +668,27 @@ def run(sizes: Sizes, root: Path) -> str:
         f"- PostgreSQL put/s: statehub/raw psycopg = {pg_ratio:.2f}, target >= 0.70: "
         f"{verdict(pg_ratio >= 0.70)} (statehub {spread(pg_ours)}/s, raw {spread(pg_raws)}/s)"
     )
-    same_schema = median_of(
-        [postgres_bench.raw_same_schema_puts(sizes.postgres_puts) for _ in range(sizes.repeats)]
-    )
-    table.append(
+    for label, measure, driver in (
         (
             "  raw psycopg, 1 statement, on statehub's own tables",
-            "-",
-            fmt_rate(same_schema) + " (psycopg)",
-            f"statehub = {median_of(pg_ours) / same_schema:.2f} of it",
-        )
-    )
-    prepared = median_of(
-        [postgres_bench.raw_prepared_puts(sizes.postgres_puts) for _ in range(sizes.repeats)]
-    )
-    table.append(
+            postgres_bench.raw_same_schema_puts,
+            "psycopg",
+        ),
         (
             "  raw, its statement prepared and run through libpq as statehub runs its own",
-            "-",
-            fmt_rate(prepared) + " (libpq)",
-            f"statehub = {median_of(pg_ours) / prepared:.2f} of it",
+            postgres_bench.raw_prepared_puts,
+            "libpq",
+        ),
+    ):
+        baseline = median_of([measure(sizes.postgres_puts) for _ in range(sizes.repeats)])
+        table.append(
+            (
+                label,
+                "-",
+                f"{fmt_rate(baseline)} ({driver})",
+                f"statehub = {median_of(pg_ours) / baseline:.2f} of it",
+            )
         )
-    )
     say("PostgreSQL: 4 processes on 1 hub vs on 4 hubs ...")
     hub_runs = [postgres_bench.hubs_in_parallel(sizes.postgres_puts // 4) for _ in range(3)]
     one_hub = median_of([one for one, _ in hub_runs])
