@@ -2,7 +2,8 @@
 
 Calls one at a time reuse one spare connection instead of the pool's; these tests check
 that more threads than the pool holds still all get through, that a spare the server
-dropped is replaced without a write applied twice, and that closing the hub closes it.
+dropped is replaced without a write applied twice, that a spare kept for the pool's
+``max_lifetime`` goes back to the pool, and that closing the hub closes it.
 """
 
 from __future__ import annotations
@@ -79,3 +80,18 @@ def test_closing_the_hub_closes_the_spare() -> None:
     spare = _spare(hub)
     hub.close()
     assert spare.closed
+
+
+def test_a_spare_kept_for_the_pools_max_lifetime_goes_back_to_the_pool() -> None:
+    with statehub.open(postgres_url()) as hub:
+        backend, agent = _backend(hub), hub.agent("writer")
+        agent.put("global/a", 1)
+        _spare(hub)
+        lifetime = backend._pool.max_lifetime
+        backend._pool.max_lifetime = 0.0  # every spare is now past it
+        agent.put("global/a", 2)
+        assert backend._spare == []
+        backend._pool.max_lifetime = lifetime
+        agent.put("global/a", 3)
+        _spare(hub)
+        assert agent.get("global/a") == 3

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -309,6 +310,9 @@ class PostgresBackend(Backend):
         self._listeners: list[psycopg.Connection[Any]] = []
         self._listeners_lock = threading.Lock()
         self._spare: list[psycopg.Connection[Any]] = []
+        self._spare_since: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = (
+            weakref.WeakKeyDictionary()
+        )
         self._spare_lock = threading.Lock()
         self._slot = CommitSlot(shown_as, busy_timeout)
         self._closed = False
@@ -357,13 +361,18 @@ class PostgresBackend(Backend):
         Most calls come one at a time from one thread; the spare saves them the pool's
         locks, checks and logging (about a tenth of a commit's client time). At most
         one connection is spare, so a thread waiting on a full pool waits for no more
-        than the next call to finish.
+        than the next call to finish. A connection spare for the pool's
+        ``max_lifetime`` goes back to it, which replaces it as it would its own.
         """
         idle = conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        now = time.monotonic()
         with self._spare_lock:
             if idle and not self._spare and not self._closed:
-                self._spare.append(conn)
-                return
+                since = self._spare_since.setdefault(conn, now)
+                if now - since < self._pool.max_lifetime:
+                    self._spare.append(conn)
+                    return
+                del self._spare_since[conn]
         self._pool.putconn(conn)
 
     def _migrate(self, conn: psycopg.Connection[Any], hub: str) -> int:
