@@ -38,12 +38,7 @@ from statehub.backends.postgres_sql import (
     MIGRATIONS,
     SCHEMA_VERSION,
 )
-from statehub.errors import (
-    BackendError,
-    BackendUnavailable,
-    InvalidArgument,
-    StatehubError,
-)
+from statehub.errors import BackendError, BackendUnavailable, InvalidArgument, StatehubError
 from statehub.exchange import Export, RawChange
 from statehub.history import (
     ChangeQuery,

@@ -239,12 +239,12 @@ FAST_APPLY_ONE = _GUARDED.format(
 field a parameter of its own: no JSON to take apart (about a tenth of the time). It is
 run as a prepared statement through libpq (see :mod:`statehub.backends.postgres_prepared`)."""
 
+_INT8 = ("hub", "planned", "count", "version", "created_rev", "patch_bytes", "prev_version")
+_TEXT = ("key", "data", "agent", "owner", "op", "label", "patch", "logged", "cause")
 FAST_APPLY_ONE_TYPES = {
-    **dict.fromkeys(("hub", "planned", "count", "version", "created_rev"), "int8"),
-    **dict.fromkeys(("patch_bytes", "prev_version"), "int8"),
+    **dict.fromkeys(_INT8, "int8"),
     **dict.fromkeys(("ts", "expires_ts"), "float8"),
-    **dict.fromkeys(("key", "data", "agent", "owner", "op", "label"), "text"),
-    **dict.fromkeys(("patch", "logged", "cause"), "text"),
+    **dict.fromkeys(_TEXT, "text"),
 }
 """The PostgreSQL type of each parameter of ``FAST_APPLY_ONE``."""
 
